@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * bar_dmabuf_importer: a test importer that simulates asynchronous DMA
+ * hardware importing a dma-buf.
+ *
+ * UNSTABLE: this interface exists for the selftests of bar_dmabuf and for
+ * developers checking an exporter's revoke behaviour. It may change in any
+ * release; do not build products on it.
+ *
+ * Control node: /dev/bar_dmabuf_importer, mode 0600. Attachments, jobs and
+ * logs belong to the open file: closing it cancels every job (its fence
+ * signals with -ECANCELED), unmaps and detaches.
+ *
+ * Every command takes a struct whose first field is its size and whose
+ * second is a flags word; unknown flags and non-zero reserved fields are
+ * rejected with -EINVAL. Fields named out_* are written by the kernel.
+ */
+#ifndef _UAPI_LINUX_BAR_DMABUF_IMPORTER_H
+#define _UAPI_LINUX_BAR_DMABUF_IMPORTER_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define BAR_DMABUF_IMP_TYPE	0xBE
+
+enum {
+	BAR_DMABUF_IMP_CMD_ATTACH = 0x00,
+	BAR_DMABUF_IMP_CMD_DETACH = 0x01,
+	BAR_DMABUF_IMP_CMD_MAP = 0x02,
+	BAR_DMABUF_IMP_CMD_UNMAP = 0x03,
+	BAR_DMABUF_IMP_CMD_SET_BEHAVIOUR = 0x04,
+	BAR_DMABUF_IMP_CMD_SUBMIT = 0x05,
+	BAR_DMABUF_IMP_CMD_SIGNAL = 0x06,
+	BAR_DMABUF_IMP_CMD_WAIT_JOB = 0x07,
+	BAR_DMABUF_IMP_CMD_READ_LOG = 0x08,
+	BAR_DMABUF_IMP_CMD_WAIT_EVENT = 0x09,
+	BAR_DMABUF_IMP_CMD_COUNTERS = 0x0a,
+};
+
+/**
+ * enum bar_dmabuf_imp_attach_flags - how to attach
+ * @BAR_DMABUF_IMP_ATTACH_PINNED: attach as a pinned (static) importer with no
+ *	invalidate callback; a revocable exporter refuses this
+ * @BAR_DMABUF_IMP_ATTACH_NO_P2P: do not set allow_peer2peer
+ */
+enum bar_dmabuf_imp_attach_flags {
+	BAR_DMABUF_IMP_ATTACH_PINNED = 1 << 0,
+	BAR_DMABUF_IMP_ATTACH_NO_P2P = 1 << 1,
+};
+
+/**
+ * struct bar_dmabuf_imp_attach - BAR_DMABUF_IMP_IOCTL_ATTACH
+ * @size: sizeof(struct bar_dmabuf_imp_attach)
+ * @flags: a combination of &enum bar_dmabuf_imp_attach_flags
+ * @dmabuf_fd: the dma-buf to import; the attachment holds its own reference,
+ *	so the caller may close the fd afterwards
+ * @out_handle: names the attachment in later commands (never 0)
+ */
+struct bar_dmabuf_imp_attach {
+	__u32 size;
+	__u32 flags;
+	__s32 dmabuf_fd;
+	__u32 out_handle;
+};
+#define BAR_DMABUF_IMP_IOCTL_ATTACH \
+	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_ATTACH)
+
+/**
+ * struct bar_dmabuf_imp_handle - DETACH, MAP and UNMAP
+ * @size: sizeof(struct bar_dmabuf_imp_handle)
+ * @flags: must be 0
+ * @handle: the attachment
+ * @reserved: must be 0
+ * @out_length: MAP: length of the mapping in bytes
+ *
+ * DETACH fails with -EBUSY while jobs of the attachment are in flight. MAP
+ * of a revoked buffer fails with the exporter's error (-ENODEV). UNMAP is
+ * how a test releases a mapping whose unmap mode is
+ * BAR_DMABUF_IMP_UNMAP_ON_REQUEST.
+ */
+struct bar_dmabuf_imp_handle {
+	__u32 size;
+	__u32 flags;
+	__u32 handle;
+	__u32 reserved;
+	__aligned_u64 out_length;
+};
+#define BAR_DMABUF_IMP_IOCTL_DETACH \
+	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_DETACH)
+#define BAR_DMABUF_IMP_IOCTL_MAP \
+	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_MAP)
+#define BAR_DMABUF_IMP_IOCTL_UNMAP \
+	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_UNMAP)
+
+/**
+ * enum bar_dmabuf_imp_unmap_mode - when the importer unmaps after an
+ *	invalidate
+ * @BAR_DMABUF_IMP_UNMAP_WORKER: from a worker, after the late-read window
+ *	(default)
+ * @BAR_DMABUF_IMP_UNMAP_SYNC: at once, inside the invalidate callback
+ * @BAR_DMABUF_IMP_UNMAP_ON_REQUEST: only on BAR_DMABUF_IMP_IOCTL_UNMAP
+ * @BAR_DMABUF_IMP_UNMAP_NEVER: never (until the control file is closed)
+ */
+enum bar_dmabuf_imp_unmap_mode {
+	BAR_DMABUF_IMP_UNMAP_WORKER = 0,
+	BAR_DMABUF_IMP_UNMAP_SYNC = 1,
+	BAR_DMABUF_IMP_UNMAP_ON_REQUEST = 2,
+	BAR_DMABUF_IMP_UNMAP_NEVER = 3,
+};
+
+/**
+ * enum bar_dmabuf_imp_behaviour_flags - optional behaviour
+ * @BAR_DMABUF_IMP_REMAP_ON_RESTORE: when notified while unmapped, map again
+ *	at once from the worker
+ * @BAR_DMABUF_IMP_WRITE_AFTER_INVALIDATE: misbehave: issue one write to the
+ *	old mapping after the invalidate (logged as a violation)
+ */
+enum bar_dmabuf_imp_behaviour_flags {
+	BAR_DMABUF_IMP_REMAP_ON_RESTORE = 1 << 0,
+	BAR_DMABUF_IMP_WRITE_AFTER_INVALIDATE = 1 << 1,
+};
+
+/**
+ * struct bar_dmabuf_imp_behaviour - BAR_DMABUF_IMP_IOCTL_SET_BEHAVIOUR
+ * @size: sizeof(struct bar_dmabuf_imp_behaviour)
+ * @flags: a combination of &enum bar_dmabuf_imp_behaviour_flags
+ * @handle: the attachment
+ * @unmap_mode: one of &enum bar_dmabuf_imp_unmap_mode
+ * @late_read_window_ms: after an invalidate, keep reading the old mapping
+ *	for this long before unmapping (WORKER mode); 0 = no late reads
+ * @late_read_interval_ms: pause between two late reads, at least 1
+ */
+struct bar_dmabuf_imp_behaviour {
+	__u32 size;
+	__u32 flags;
+	__u32 handle;
+	__u32 unmap_mode;
+	__u32 late_read_window_ms;
+	__u32 late_read_interval_ms;
+};
+#define BAR_DMABUF_IMP_IOCTL_SET_BEHAVIOUR \
+	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_SET_BEHAVIOUR)
+
+/**
+ * enum bar_dmabuf_imp_usage - usage of a job's fence in the dma_resv
+ * @BAR_DMABUF_IMP_USAGE_WRITE: DMA_RESV_USAGE_WRITE
+ * @BAR_DMABUF_IMP_USAGE_READ: DMA_RESV_USAGE_READ
+ * @BAR_DMABUF_IMP_USAGE_BOOKKEEP: DMA_RESV_USAGE_BOOKKEEP
+ */
+enum bar_dmabuf_imp_usage {
+	BAR_DMABUF_IMP_USAGE_WRITE = 0,
+	BAR_DMABUF_IMP_USAGE_READ = 1,
+	BAR_DMABUF_IMP_USAGE_BOOKKEEP = 2,
+};
+
+/**
+ * enum bar_dmabuf_imp_job_flags - what a job does
+ * @BAR_DMABUF_IMP_JOB_WRITE: copy from @data_ptr into the buffer (else read
+ *	from the buffer; the result is fetched with WAIT_JOB)
+ * @BAR_DMABUF_IMP_JOB_HOLD: do not complete until BAR_DMABUF_IMP_IOCTL_SIGNAL
+ *	(or the fence watchdog, which counts as a failure)
+ * @BAR_DMABUF_IMP_JOB_SYNC_FILE: return the job's fence as a sync_file fd
+ */
+enum bar_dmabuf_imp_job_flags {
+	BAR_DMABUF_IMP_JOB_WRITE = 1 << 0,
+	BAR_DMABUF_IMP_JOB_HOLD = 1 << 1,
+	BAR_DMABUF_IMP_JOB_SYNC_FILE = 1 << 2,
+};
+
+/* Largest length of one job. */
+#define BAR_DMABUF_IMP_MAX_JOB	(1u << 20)
+
+/**
+ * struct bar_dmabuf_imp_submit - BAR_DMABUF_IMP_IOCTL_SUBMIT
+ * @size: sizeof(struct bar_dmabuf_imp_submit)
+ * @flags: a combination of &enum bar_dmabuf_imp_job_flags
+ * @handle: the attachment; it is mapped first if it is not
+ * @usage: one of &enum bar_dmabuf_imp_usage
+ * @offset: byte offset into the buffer
+ * @length: bytes to move, 1 to BAR_DMABUF_IMP_MAX_JOB
+ * @data_ptr: WRITE: user pointer to @length bytes, copied at submit
+ * @delay_ms: the job completes this long after it starts (unless held)
+ * @out_sync_fd: the fence as a sync_file, with BAR_DMABUF_IMP_JOB_SYNC_FILE,
+ *	else -1
+ * @out_job: names the job in SIGNAL and WAIT_JOB (never 0)
+ * @reserved: must be 0
+ */
+struct bar_dmabuf_imp_submit {
+	__u32 size;
+	__u32 flags;
+	__u32 handle;
+	__u32 usage;
+	__aligned_u64 offset;
+	__aligned_u64 length;
+	__aligned_u64 data_ptr;
+	__u32 delay_ms;
+	__s32 out_sync_fd;
+	__aligned_u64 out_job;
+	__aligned_u64 reserved;
+};
+#define BAR_DMABUF_IMP_IOCTL_SUBMIT \
+	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_SUBMIT)
+
+/**
+ * struct bar_dmabuf_imp_signal - BAR_DMABUF_IMP_IOCTL_SIGNAL
+ * @size: sizeof(struct bar_dmabuf_imp_signal)
+ * @flags: must be 0
+ * @job: a held job; -ENOENT if unknown, -EALREADY if already finished
+ */
+struct bar_dmabuf_imp_signal {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 job;
+};
+#define BAR_DMABUF_IMP_IOCTL_SIGNAL \
+	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_SIGNAL)
+
+/**
+ * struct bar_dmabuf_imp_wait_job - BAR_DMABUF_IMP_IOCTL_WAIT_JOB
+ * @size: sizeof(struct bar_dmabuf_imp_wait_job)
+ * @flags: must be 0
+ * @job: the job
+ * @timeout_ms: longest wait; -ETIMEDOUT when it passes
+ * @data_ptr: read jobs: user buffer receiving the bytes read
+ * @data_len: size of @data_ptr; must be at least the job's length for a read
+ * @out_status: 0, or the job's error: -EFAULT for a DMA fault, -ENODEV when
+ *	the buffer was revoked, -ECANCELED, -ETIME for a watchdog expiry
+ * @out_signal_ns: CLOCK_MONOTONIC time its fence signalled
+ *
+ * Waits for a job and retires it; a job can be waited for once.
+ */
+struct bar_dmabuf_imp_wait_job {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 job;
+	__u32 timeout_ms;
+	__s32 out_status;
+	__aligned_u64 data_ptr;
+	__aligned_u64 data_len;
+	__aligned_u64 out_signal_ns;
+};
+#define BAR_DMABUF_IMP_IOCTL_WAIT_JOB \
+	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_WAIT_JOB)
+
+/**
+ * enum bar_dmabuf_imp_event_type - entries of the timeline
+ * @BAR_DMABUF_IMP_EV_ATTACH: attached
+ * @BAR_DMABUF_IMP_EV_MAP: mapped (@result: 0 or the map error)
+ * @BAR_DMABUF_IMP_EV_JOB_SUBMIT: job @arg submitted (@result: 0 or error)
+ * @BAR_DMABUF_IMP_EV_JOB_START: job @arg started on the hardware
+ * @BAR_DMABUF_IMP_EV_JOB_DONE: job @arg finished (@result: its status)
+ * @BAR_DMABUF_IMP_EV_FENCE_SIGNAL: the fence of job @arg signalled
+ * @BAR_DMABUF_IMP_EV_INVALIDATE: the exporter's invalidate callback ran
+ * @BAR_DMABUF_IMP_EV_LATE_READ: a late read at offset @arg (@result: 0,
+ *	-EFAULT for a DMA fault, -EBADMSG if the data differed)
+ * @BAR_DMABUF_IMP_EV_UNMAP: unmapped
+ * @BAR_DMABUF_IMP_EV_DETACH: detached
+ * @BAR_DMABUF_IMP_EV_VIOLATION: the importer broke the protocol on request
+ *	(a write after invalidate); @arg is the offset
+ * @BAR_DMABUF_IMP_EV_WATCHDOG: a held fence of job @arg expired
+ * @BAR_DMABUF_IMP_EV_DMA_FAULT: an access at DMA address @arg failed to
+ *	translate
+ */
+enum bar_dmabuf_imp_event_type {
+	BAR_DMABUF_IMP_EV_ATTACH = 1,
+	BAR_DMABUF_IMP_EV_MAP = 2,
+	BAR_DMABUF_IMP_EV_JOB_SUBMIT = 3,
+	BAR_DMABUF_IMP_EV_JOB_START = 4,
+	BAR_DMABUF_IMP_EV_JOB_DONE = 5,
+	BAR_DMABUF_IMP_EV_FENCE_SIGNAL = 6,
+	BAR_DMABUF_IMP_EV_INVALIDATE = 7,
+	BAR_DMABUF_IMP_EV_LATE_READ = 8,
+	BAR_DMABUF_IMP_EV_UNMAP = 9,
+	BAR_DMABUF_IMP_EV_DETACH = 10,
+	BAR_DMABUF_IMP_EV_VIOLATION = 11,
+	BAR_DMABUF_IMP_EV_WATCHDOG = 12,
+	BAR_DMABUF_IMP_EV_DMA_FAULT = 13,
+};
+
+/**
+ * struct bar_dmabuf_imp_event - one entry of the timeline
+ * @ts_ns: CLOCK_MONOTONIC time of the event
+ * @type: one of &enum bar_dmabuf_imp_event_type
+ * @handle: the attachment
+ * @arg: job id, offset or address, depending on @type
+ * @result: 0 or a negative errno, depending on @type
+ * @reserved: 0
+ */
+struct bar_dmabuf_imp_event {
+	__aligned_u64 ts_ns;
+	__u32 type;
+	__u32 handle;
+	__aligned_u64 arg;
+	__s32 result;
+	__u32 reserved;
+};
+
+/**
+ * struct bar_dmabuf_imp_read_log - BAR_DMABUF_IMP_IOCTL_READ_LOG
+ * @size: sizeof(struct bar_dmabuf_imp_read_log)
+ * @flags: must be 0
+ * @handle: the attachment whose log to read (its log outlives a detach
+ *	until the control file is closed)
+ * @max_events: room at @events_ptr, in entries
+ * @events_ptr: user pointer to an array of &struct bar_dmabuf_imp_event
+ * @out_nr_events: entries the log holds; if more than @max_events the call
+ *	fails with -ENOSPC and copies nothing
+ * @out_lost: entries dropped because the log was full
+ *
+ * Copies the attachment's whole log, oldest first. Reading does not consume.
+ */
+struct bar_dmabuf_imp_read_log {
+	__u32 size;
+	__u32 flags;
+	__u32 handle;
+	__u32 max_events;
+	__aligned_u64 events_ptr;
+	__u32 out_nr_events;
+	__u32 out_lost;
+};
+#define BAR_DMABUF_IMP_IOCTL_READ_LOG \
+	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_READ_LOG)
+
+/**
+ * struct bar_dmabuf_imp_wait_event - BAR_DMABUF_IMP_IOCTL_WAIT_EVENT
+ * @size: sizeof(struct bar_dmabuf_imp_wait_event)
+ * @flags: must be 0
+ * @handle: the attachment
+ * @type: the &enum bar_dmabuf_imp_event_type to wait for
+ * @count: wait until the log holds at least this many events of @type
+ * @timeout_ms: longest wait; -ETIMEDOUT when it passes
+ * @out_ts_ns: timestamp of the @count-th such event
+ */
+struct bar_dmabuf_imp_wait_event {
+	__u32 size;
+	__u32 flags;
+	__u32 handle;
+	__u32 type;
+	__u32 count;
+	__u32 timeout_ms;
+	__aligned_u64 out_ts_ns;
+};
+#define BAR_DMABUF_IMP_IOCTL_WAIT_EVENT \
+	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_WAIT_EVENT)
+
+/**
+ * struct bar_dmabuf_imp_counters - BAR_DMABUF_IMP_IOCTL_COUNTERS
+ * @size: sizeof(struct bar_dmabuf_imp_counters)
+ * @flags: must be 0
+ * @out_attachments: attachments alive in the whole module
+ * @out_mappings: mappings alive in the whole module
+ * @out_jobs_pending: jobs whose fence has not signalled
+ * @out_dma_faults: accesses whose DMA address did not translate
+ * @out_late_reads: late reads issued after an invalidate
+ * @out_violations: protocol violations done on request
+ * @out_watchdog_expired: held fences the watchdog had to signal
+ * @out_invalidates: invalidate callbacks received
+ *
+ * Module-wide counters, so a test can check that nothing is left over.
+ */
+struct bar_dmabuf_imp_counters {
+	__u32 size;
+	__u32 flags;
+	__u32 out_attachments;
+	__u32 out_mappings;
+	__u32 out_jobs_pending;
+	__u32 out_dma_faults;
+	__u32 out_late_reads;
+	__u32 out_violations;
+	__u32 out_watchdog_expired;
+	__u32 out_invalidates;
+};
+#define BAR_DMABUF_IMP_IOCTL_COUNTERS \
+	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_COUNTERS)
+
+#endif /* _UAPI_LINUX_BAR_DMABUF_IMPORTER_H */
