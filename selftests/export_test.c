@@ -1,0 +1,530 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bar_dmabuf export_test: the exporter's uapi without importers.
+ *
+ * INFO against sysfs, EXPORT of one and several ranges, the new file's
+ * flags, CPU access through mmap, and every bad input of the exporter issue
+ * with its exact errno, each followed by a check that the device still
+ * exports.
+ *
+ * Environment: BAR_DMABUF_BDF (required), BAR_DMABUF_BDF2 and
+ * BAR_DMABUF_IOBAR_BDF (optional; the tests needing them skip).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "lib.h"
+
+/* Check that @devfd still exports one page of @bar, as after every bad input. */
+static int still_exports(int devfd, int bar)
+{
+	int fd, ret;
+
+	ret = bd_export_one(devfd, bar, 0, BD_PAGE, &fd);
+	if (ret)
+		return ret;
+	close(fd);
+	return 0;
+}
+
+static unsigned long read_hex_attr(const char *bdf, const char *attr)
+{
+	char path[128], buf[32];
+
+	snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s/%s", bdf, attr);
+	if (bd_read_file(path, buf, sizeof(buf)) <= 0)
+		return ~0UL;
+	return strtoul(buf, NULL, 16);
+}
+
+/* The device node and its INFO, shared by every fixture of this file. */
+FIXTURE(dev)
+{
+	bool skipped;
+	const char *bdf;
+	int devfd;
+	int bar;		/* a memory BAR of at least 4 pages, or -1 */
+	struct bar_dmabuf_info info;
+};
+
+FIXTURE_SETUP(dev)
+{
+	const char *why;
+
+	self->devfd = -1;
+	why = bd_precondition(false);
+	if (why) {
+		self->skipped = true;
+		SKIP(return, "%s", why);
+	}
+	self->bdf = bd_env("BAR_DMABUF_BDF");
+	self->devfd = bd_open_dev(self->bdf);
+	ASSERT_LE(0, self->devfd)
+		TH_LOG("open %s/%s: %s", BD_DEV_DIR, self->bdf,
+		       strerror(-self->devfd));
+	ASSERT_EQ(0, bd_info(self->devfd, &self->info));
+	self->bar = bd_pick_mem_bar(&self->info, 4 * BD_PAGE);
+}
+
+FIXTURE_TEARDOWN(dev)
+{
+	bd_close(&self->devfd);
+}
+
+/*
+ * Foundation issue item 7: INFO reports each BAR with the size and kind
+ * that sysfs's resource file gives for the same slot.
+ */
+TEST_F(dev, info_matches_sysfs)
+{
+	struct bd_sysfs_bar sys[BAR_DMABUF_NUM_BARS];
+	unsigned int bus, dev, fn, dom;
+	int i, n, nmem = 0;
+
+	if (self->skipped)
+		return;
+	ASSERT_EQ(0, bd_sysfs_bars(self->bdf, sys));
+	ASSERT_EQ(BAR_DMABUF_NUM_BARS, self->info.out_num_bars);
+
+	for (i = 0; i < BAR_DMABUF_NUM_BARS; i++) {
+		const struct bar_dmabuf_bar *b = &self->info.out_bars[i];
+		bool mem = sys[i].size && (sys[i].flags & BD_IORESOURCE_MEM);
+		bool io = sys[i].size && (sys[i].flags & BD_IORESOURCE_IO);
+
+		TH_LOG("BAR%d: info size %#llx flags %#x, sysfs size %#llx flags %#llx",
+		       i, (unsigned long long)b->size, b->flags,
+		       (unsigned long long)sys[i].size,
+		       (unsigned long long)sys[i].flags);
+		EXPECT_EQ((__u32)i, b->index);
+		EXPECT_EQ(sys[i].size, b->size);
+		EXPECT_EQ(mem, !!(b->flags & BAR_DMABUF_BAR_MEM));
+		EXPECT_EQ(io, !!(b->flags & BAR_DMABUF_BAR_IO));
+		if (mem) {
+			EXPECT_EQ(!!(sys[i].flags & BD_IORESOURCE_PREFETCH),
+				  !!(b->flags & BAR_DMABUF_BAR_PREFETCH));
+			EXPECT_EQ(!!(sys[i].flags & BD_IORESOURCE_MEM_64),
+				  !!(b->flags & BAR_DMABUF_BAR_64BIT));
+			nmem++;
+		}
+		if (!sys[i].size)
+			EXPECT_EQ(0, b->flags);
+	}
+	/* The module refuses a device without memory BARs. */
+	EXPECT_LT(0, nmem);
+
+	EXPECT_EQ(read_hex_attr(self->bdf, "vendor"), self->info.out_vendor);
+	EXPECT_EQ(read_hex_attr(self->bdf, "device"), self->info.out_device);
+	n = sscanf(self->bdf, "%x:%x:%x.%x", &dom, &bus, &dev, &fn);
+	ASSERT_EQ(4, n);
+	EXPECT_EQ(dom << 16 | bus << 8 | dev << 3 | fn, self->info.out_bdf);
+	EXPECT_LT(0, self->info.out_default_timeout_ms);
+}
+
+/* The default timeout INFO reports is the module parameter's value. */
+TEST_F(dev, info_default_timeout_is_parameter)
+{
+	char buf[32];
+
+	if (self->skipped)
+		return;
+	if (bd_read_file("/sys/module/bar_dmabuf/parameters/revoke_timeout_ms",
+			 buf, sizeof(buf)) <= 0)
+		SKIP(return, "parameter revoke_timeout_ms not readable");
+	EXPECT_EQ(strtoul(buf, NULL, 0), self->info.out_default_timeout_ms);
+}
+
+/* uapi rule: unknown flags are rejected; a short or zero size too. */
+TEST_F(dev, info_bad_input)
+{
+	struct bar_dmabuf_info info;
+
+	if (self->skipped)
+		return;
+	memset(&info, 0, sizeof(info));
+	info.size = sizeof(info);
+	info.flags = 1;
+	EXPECT_EQ(-1, ioctl(self->devfd, BAR_DMABUF_IOCTL_INFO, &info));
+	EXPECT_EQ(EINVAL, errno);
+
+	EXPECT_EQ(-1, ioctl(self->devfd, BAR_DMABUF_IOCTL_INFO, NULL));
+	EXPECT_EQ(EFAULT, errno);
+
+	/* An unknown command of our type. */
+	EXPECT_EQ(-1, ioctl(self->devfd, _IO(BAR_DMABUF_TYPE, 0x7f), &info));
+	EXPECT_EQ(ENOTTY, errno);
+
+	EXPECT_EQ(0, bd_info(self->devfd, &info));
+}
+
+/* Capability 8: the control node is root only (mode 0600, root owned). */
+TEST_F(dev, node_is_root_only)
+{
+	char path[128];
+	struct stat st;
+	int status;
+	pid_t pid;
+
+	if (self->skipped)
+		return;
+	snprintf(path, sizeof(path), BD_DEV_DIR "/%s", self->bdf);
+	ASSERT_EQ(0, stat(path, &st));
+	EXPECT_TRUE(S_ISCHR(st.st_mode));
+	EXPECT_EQ(0, st.st_uid);
+	EXPECT_EQ(0600, st.st_mode & 0777);
+
+	/* An unprivileged process is refused at open. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		if (setgid(65534) || setuid(65534))
+			_exit(2);
+		_exit(open(path, O_RDWR) < 0 && errno == EACCES ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/* Capability 1: one range; the fd is a dma-buf of the asked length. */
+TEST_F(dev, export_one_range)
+{
+	struct bar_dmabuf_range r = { .offset = BD_PAGE, .length = 2 * BD_PAGE };
+	__u64 len = 0;
+	int fd = -1;
+
+	if (self->skipped)
+		return;
+	if (self->bar < 0)
+		SKIP(return, "no memory BAR of 4 pages on %s", self->bdf);
+	ASSERT_EQ(0, bd_export(self->devfd, self->bar, &r, 1,
+			       O_RDWR | O_CLOEXEC, &fd, &len));
+	EXPECT_LE(0, fd);
+	EXPECT_EQ(2 * BD_PAGE, len);
+	EXPECT_EQ((off_t)(2 * BD_PAGE), lseek(fd, 0, SEEK_END));
+	close(fd);
+}
+
+/* Capability 1: the whole BAR, and several ranges concatenated. */
+TEST_F(dev, export_whole_bar_and_many_ranges)
+{
+	struct bar_dmabuf_range r[BAR_DMABUF_MAX_RANGES];
+	__u64 size, len = 0;
+	int i, fd = -1;
+
+	if (self->skipped)
+		return;
+	if (self->bar < 0)
+		SKIP(return, "no memory BAR of 4 pages on %s", self->bdf);
+	size = self->info.out_bars[self->bar].size;
+
+	r[0].offset = 0;
+	r[0].length = size;
+	ASSERT_EQ(0, bd_export(self->devfd, self->bar, r, 1, O_RDWR, &fd, &len));
+	EXPECT_EQ(size, len);
+	close(fd);
+
+	/* Ranges need not be in order nor disjoint: the last page, then the first. */
+	r[0].offset = size - BD_PAGE;
+	r[0].length = BD_PAGE;
+	r[1].offset = 0;
+	r[1].length = 2 * BD_PAGE;
+	ASSERT_EQ(0, bd_export(self->devfd, self->bar, r, 2, O_RDWR, &fd, &len));
+	EXPECT_EQ(3 * BD_PAGE, len);
+	close(fd);
+
+	/* The most ranges a buffer may hold. */
+	for (i = 0; i < BAR_DMABUF_MAX_RANGES; i++) {
+		r[i].offset = (i % 4) * BD_PAGE;
+		r[i].length = BD_PAGE;
+	}
+	ASSERT_EQ(0, bd_export(self->devfd, self->bar, r, BAR_DMABUF_MAX_RANGES,
+			       O_RDWR, &fd, &len));
+	EXPECT_EQ(BAR_DMABUF_MAX_RANGES * BD_PAGE, len);
+	close(fd);
+}
+
+/* Capability 1: O_CLOEXEC and O_RDWR of open_flags are honoured. */
+TEST_F(dev, export_open_flags)
+{
+	int fd;
+
+	if (self->skipped)
+		return;
+	if (self->bar < 0)
+		SKIP(return, "no memory BAR of 4 pages on %s", self->bdf);
+	{
+		struct bar_dmabuf_range r = { .offset = 0, .length = BD_PAGE };
+
+		ASSERT_EQ(0, bd_export(self->devfd, self->bar, &r, 1,
+				       O_RDWR | O_CLOEXEC, &fd, NULL));
+		EXPECT_EQ(FD_CLOEXEC, fcntl(fd, F_GETFD) & FD_CLOEXEC);
+		EXPECT_EQ(O_RDWR, fcntl(fd, F_GETFL) & O_ACCMODE);
+		close(fd);
+
+		ASSERT_EQ(0, bd_export(self->devfd, self->bar, &r, 1, 0, &fd,
+				       NULL));
+		EXPECT_EQ(0, fcntl(fd, F_GETFD) & FD_CLOEXEC);
+		EXPECT_EQ(O_RDONLY, fcntl(fd, F_GETFL) & O_ACCMODE);
+		close(fd);
+	}
+}
+
+/*
+ * Capability 3: bytes written through one mmap of the BAR are read back
+ * through another buffer's mmap of the same range, so both reach the BAR.
+ */
+TEST_F(dev, mmap_roundtrip)
+{
+	__u32 pattern[BD_PAGE / 4], back[BD_PAGE / 4];
+	char *a, *b;
+	int fa, fb, i;
+
+	if (self->skipped)
+		return;
+	if (self->bar < 0)
+		SKIP(return, "no memory BAR of 4 pages on %s", self->bdf);
+	ASSERT_EQ(0, bd_export_one(self->devfd, self->bar, 0, 2 * BD_PAGE, &fa));
+	ASSERT_EQ(0, bd_export_one(self->devfd, self->bar, BD_PAGE, BD_PAGE, &fb));
+	a = mmap(NULL, 2 * BD_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fa, 0);
+	ASSERT_NE(MAP_FAILED, a);
+	b = mmap(NULL, BD_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fb, 0);
+	ASSERT_NE(MAP_FAILED, b);
+
+	for (i = 0; i < (int)ARRAY_SIZE(pattern); i++)
+		pattern[i] = 0xbd000000u ^ (getpid() << 12) ^ i;
+	memcpy(a + BD_PAGE, pattern, sizeof(pattern));
+	memcpy(back, b, sizeof(back));
+	EXPECT_EQ(0, memcmp(pattern, back, sizeof(back)));
+
+	/* A mapping past the buffer's end is refused. */
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 2 * BD_PAGE, PROT_READ, MAP_SHARED,
+				   fb, 0));
+
+	munmap(a, 2 * BD_PAGE);
+	munmap(b, BD_PAGE);
+	close(fa);
+	close(fb);
+}
+
+/*
+ * Bad input of the exporter issue. Each variant describes one bad EXPORT
+ * and the errno it must get; afterwards the device still exports.
+ */
+enum bad_kind {
+	BAD_RANGE,		/* ranges built from @off/@len below */
+	BAD_BAR_INDEX,		/* bar_index = @bar */
+	BAD_UNUSED_BAR,		/* a slot with size 0 */
+	BAD_NR_ZERO,		/* nr_ranges = 0 */
+	BAD_NR_TOO_MANY,	/* BAR_DMABUF_MAX_RANGES + 1 */
+	BAD_FLAGS,		/* flags = 1 << 31 */
+	BAD_RESERVED,		/* reserved = 1 */
+	BAD_OPEN_FLAGS,		/* open_flags = O_NONBLOCK */
+	BAD_RANGES_PTR,		/* ranges_ptr into unmapped memory */
+};
+
+/* Range offsets and lengths relative to the BAR size S. */
+#define REL_SIZE	(~0ULL)		/* S */
+#define REL_SIZE_MINUS	(~0ULL - 1)	/* S - one page */
+
+FIXTURE(bad_export)
+{
+	bool skipped;
+	const char *bdf;
+	int devfd;
+	int bar;
+	struct bar_dmabuf_info info;
+};
+
+FIXTURE_SETUP(bad_export)
+{
+	const char *why;
+
+	self->devfd = -1;
+	why = bd_precondition(false);
+	if (why) {
+		self->skipped = true;
+		SKIP(return, "%s", why);
+	}
+	self->bdf = bd_env("BAR_DMABUF_BDF");
+	self->devfd = bd_open_dev(self->bdf);
+	ASSERT_LE(0, self->devfd);
+	ASSERT_EQ(0, bd_info(self->devfd, &self->info));
+	self->bar = bd_pick_mem_bar(&self->info, 4 * BD_PAGE);
+	if (self->bar < 0) {
+		self->skipped = true;
+		SKIP(return, "no memory BAR of 4 pages on %s", self->bdf);
+	}
+}
+
+FIXTURE_TEARDOWN(bad_export)
+{
+	bd_close(&self->devfd);
+}
+
+FIXTURE_VARIANT(bad_export)
+{
+	enum bad_kind kind;
+	__u32 bar;
+	__u64 off;
+	__u64 len;
+	int err;
+};
+
+FIXTURE_VARIANT_ADD(bad_export, offset_unaligned) {
+	.kind = BAD_RANGE, .off = 8, .len = 4096, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad_export, length_unaligned) {
+	.kind = BAD_RANGE, .off = 0, .len = 4095, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad_export, length_zero) {
+	.kind = BAD_RANGE, .off = 0, .len = 0, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad_export, past_bar_end) {
+	.kind = BAD_RANGE, .off = REL_SIZE_MINUS, .len = 2 * 4096, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad_export, offset_at_bar_end) {
+	.kind = BAD_RANGE, .off = REL_SIZE, .len = 4096, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad_export, overflow_64bit) {
+	.kind = BAD_RANGE, .off = 0xfffffffffffff000ULL, .len = 0x2000,
+	.err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad_export, length_huge) {
+	.kind = BAD_RANGE, .off = 0, .len = 0xfffffffffffff000ULL,
+	.err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad_export, bar_index_6) {
+	.kind = BAD_BAR_INDEX, .bar = 6, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad_export, bar_index_huge) {
+	.kind = BAD_BAR_INDEX, .bar = 0xffffffff, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad_export, unused_bar_slot) {
+	.kind = BAD_UNUSED_BAR, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad_export, nr_ranges_zero) {
+	.kind = BAD_NR_ZERO, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad_export, nr_ranges_too_many) {
+	.kind = BAD_NR_TOO_MANY, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad_export, unknown_flags) {
+	.kind = BAD_FLAGS, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad_export, reserved_nonzero) {
+	.kind = BAD_RESERVED, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad_export, open_flags_unknown) {
+	.kind = BAD_OPEN_FLAGS, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad_export, ranges_ptr_bad) {
+	.kind = BAD_RANGES_PTR, .err = EFAULT,
+};
+
+static __u64 rel(__u64 v, __u64 size)
+{
+	if (v == REL_SIZE)
+		return size;
+	if (v == REL_SIZE_MINUS)
+		return size - BD_PAGE;
+	return v;
+}
+
+/* Capability 8 and the exporter issue's bad input: exact errno, device usable. */
+TEST_F(bad_export, errno_and_still_usable)
+{
+	struct bar_dmabuf_range r[BAR_DMABUF_MAX_RANGES + 1];
+	struct bar_dmabuf_export ex;
+	__u64 size;
+	int i, ret;
+
+	if (self->skipped)
+		return;
+	size = self->info.out_bars[self->bar].size;
+
+	for (i = 0; i <= BAR_DMABUF_MAX_RANGES; i++) {
+		r[i].offset = 0;
+		r[i].length = BD_PAGE;
+	}
+	memset(&ex, 0, sizeof(ex));
+	ex.size = sizeof(ex);
+	ex.bar_index = self->bar;
+	ex.open_flags = O_RDWR | O_CLOEXEC;
+	ex.nr_ranges = 1;
+	ex.out_fd = -1;
+	ex.ranges_ptr = (__u64)(unsigned long)r;
+
+	switch (variant->kind) {
+	case BAD_RANGE:
+		r[0].offset = rel(variant->off, size);
+		r[0].length = variant->len;
+		break;
+	case BAD_BAR_INDEX:
+		ex.bar_index = variant->bar;
+		break;
+	case BAD_UNUSED_BAR:
+		for (i = 0; i < BAR_DMABUF_NUM_BARS; i++)
+			if (!self->info.out_bars[i].size)
+				break;
+		if (i == BAR_DMABUF_NUM_BARS)
+			SKIP(return, "every BAR slot of %s is used", self->bdf);
+		ex.bar_index = i;
+		break;
+	case BAD_NR_ZERO:
+		ex.nr_ranges = 0;
+		break;
+	case BAD_NR_TOO_MANY:
+		ex.nr_ranges = BAR_DMABUF_MAX_RANGES + 1;
+		break;
+	case BAD_FLAGS:
+		ex.flags = 1u << 31;
+		break;
+	case BAD_RESERVED:
+		ex.reserved = 1;
+		break;
+	case BAD_OPEN_FLAGS:
+		ex.open_flags = O_RDWR | O_NONBLOCK;
+		break;
+	case BAD_RANGES_PTR:
+		ex.ranges_ptr = 8;	/* the zero page is never mapped */
+		break;
+	default:
+		break;
+	}
+
+	ret = ioctl(self->devfd, BAR_DMABUF_IOCTL_EXPORT, &ex);
+	EXPECT_EQ(-1, ret);
+	EXPECT_EQ(variant->err, errno)
+		TH_LOG("expected %s, got %s", strerror(variant->err),
+		       strerror(errno));
+	if (!ret)
+		close(ex.out_fd);
+	EXPECT_EQ(0, still_exports(self->devfd, self->bar));
+}
+
+TEST_HARNESS_MAIN

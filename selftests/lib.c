@@ -1,0 +1,697 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Shared helpers of the bar_dmabuf selftests; see lib.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include "lib.h"
+
+const char *bd_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+int bd_open_dev(const char *bdf)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), BD_DEV_DIR "/%s", bdf);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+bool bd_module_loaded(const char *name)
+{
+	char path[128];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/sys/module/%s", name);
+	return stat(path, &st) == 0;
+}
+
+static int bd_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
+}
+
+int bd_info(int devfd, struct bar_dmabuf_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->size = sizeof(*info);
+	return bd_ioctl(devfd, BAR_DMABUF_IOCTL_INFO, info);
+}
+
+int bd_export(int devfd, __u32 bar, const struct bar_dmabuf_range *ranges,
+	      __u32 nr, __u32 open_flags, int *out_fd, __u64 *out_len)
+{
+	struct bar_dmabuf_export ex = {
+		.size = sizeof(ex),
+		.bar_index = bar,
+		.open_flags = open_flags,
+		.nr_ranges = nr,
+		.out_fd = -1,
+		.ranges_ptr = (__u64)(unsigned long)ranges,
+	};
+	int ret;
+
+	ret = bd_ioctl(devfd, BAR_DMABUF_IOCTL_EXPORT, &ex);
+	if (ret)
+		return ret;
+	*out_fd = ex.out_fd;
+	if (out_len)
+		*out_len = ex.out_length;
+	return 0;
+}
+
+int bd_export_one(int devfd, __u32 bar, __u64 offset, __u64 length,
+		  int *out_fd)
+{
+	struct bar_dmabuf_range r = { .offset = offset, .length = length };
+
+	return bd_export(devfd, bar, &r, 1, O_RDWR | O_CLOEXEC, out_fd, NULL);
+}
+
+int bd_revoke(int devfd, int buf_fd, __u32 flags, __u32 timeout_ms,
+	      __u32 *out_nr)
+{
+	struct bar_dmabuf_revoke rv = {
+		.size = sizeof(rv),
+		.flags = flags,
+		.fd = buf_fd,
+		.timeout_ms = timeout_ms,
+	};
+	int ret;
+
+	ret = bd_ioctl(devfd, BAR_DMABUF_IOCTL_REVOKE, &rv);
+	if (!ret && out_nr)
+		*out_nr = rv.out_nr_buffers;
+	return ret;
+}
+
+int bd_restore(int devfd, int buf_fd, __u32 flags, __u32 *out_nr)
+{
+	struct bar_dmabuf_restore rs = {
+		.size = sizeof(rs),
+		.flags = flags,
+		.fd = buf_fd,
+	};
+	int ret;
+
+	ret = bd_ioctl(devfd, BAR_DMABUF_IOCTL_RESTORE, &rs);
+	if (!ret && out_nr)
+		*out_nr = rs.out_nr_buffers;
+	return ret;
+}
+
+int bd_pick_mem_bar(const struct bar_dmabuf_info *info, __u64 min_size)
+{
+	int i, best = -1;
+
+	for (i = 0; i < BAR_DMABUF_NUM_BARS; i++) {
+		const struct bar_dmabuf_bar *b = &info->out_bars[i];
+
+		if (!(b->flags & BAR_DMABUF_BAR_MEM) || b->size < min_size)
+			continue;
+		if (b->flags & BAR_DMABUF_BAR_PREFETCH)
+			return i;
+		if (best < 0)
+			best = i;
+	}
+	return best;
+}
+
+int bd_pick_io_bar(const struct bar_dmabuf_info *info)
+{
+	int i;
+
+	for (i = 0; i < BAR_DMABUF_NUM_BARS; i++)
+		if (info->out_bars[i].flags & BAR_DMABUF_BAR_IO)
+			return i;
+	return -1;
+}
+
+int bd_sysfs_bars(const char *bdf, struct bd_sysfs_bar bars[BAR_DMABUF_NUM_BARS])
+{
+	unsigned long long start, end, flags;
+	char path[128];
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s/resource", bdf);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	for (i = 0; i < BAR_DMABUF_NUM_BARS; i++) {
+		if (fscanf(f, "%llx %llx %llx", &start, &end, &flags) != 3) {
+			fclose(f);
+			return -EIO;
+		}
+		bars[i].start = start;
+		bars[i].end = end;
+		bars[i].flags = flags;
+		bars[i].size = end ? end - start + 1 : 0;
+	}
+	fclose(f);
+	return 0;
+}
+
+int bd_write_file(const char *path, const char *val)
+{
+	size_t len = strlen(val);
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, len);
+	if (n < 0) {
+		n = -errno;
+		close(fd);
+		return n;
+	}
+	close(fd);
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+long bd_read_file(const char *path, char *buf, size_t len)
+{
+	size_t off = 0;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (off + 1 < len) {
+		n = read(fd, buf + off, len - 1 - off);
+		if (n < 0) {
+			n = -errno;
+			close(fd);
+			return n;
+		}
+		if (!n)
+			break;
+		off += n;
+	}
+	buf[off] = '\0';
+	close(fd);
+	return off;
+}
+
+int bd_driver_of(const char *bdf, char *buf, size_t len)
+{
+	char path[128], target[256];
+	const char *base;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s/driver", bdf);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0) {
+		if (errno == ENOENT) {
+			buf[0] = '\0';
+			return 0;
+		}
+		return -errno;
+	}
+	target[n] = '\0';
+	base = strrchr(target, '/');
+	snprintf(buf, len, "%s", base ? base + 1 : target);
+	return 0;
+}
+
+__u64 bd_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+long long bd_ms_between(__u64 from_ns, __u64 to_ns)
+{
+	return ((long long)to_ns - (long long)from_ns) / (long long)BD_NSEC_PER_MSEC;
+}
+
+int bd_poll_in(int fd, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	__u64 deadline = bd_now_ns() + (__u64)timeout_ms * BD_NSEC_PER_MSEC;
+	int ret;
+
+	for (;;) {
+		long long left = bd_ms_between(bd_now_ns(), deadline);
+
+		ret = poll(&p, 1, left > 0 ? (int)left : 0);
+		if (ret >= 0)
+			return ret > 0 ? 1 : 0;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+int imp_open(void)
+{
+	int fd = open(BD_IMP_NODE, O_RDWR | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int imp_attach(int impfd, int dmabuf_fd, __u32 flags, __u32 *out_handle)
+{
+	struct bar_dmabuf_imp_attach a = {
+		.size = sizeof(a),
+		.flags = flags,
+		.dmabuf_fd = dmabuf_fd,
+	};
+	int ret;
+
+	ret = bd_ioctl(impfd, BAR_DMABUF_IMP_IOCTL_ATTACH, &a);
+	if (!ret)
+		*out_handle = a.out_handle;
+	return ret;
+}
+
+static int imp_handle_cmd(int impfd, unsigned long cmd, __u32 handle,
+			  __u64 *out_length)
+{
+	struct bar_dmabuf_imp_handle h = {
+		.size = sizeof(h),
+		.handle = handle,
+	};
+	int ret;
+
+	ret = bd_ioctl(impfd, cmd, &h);
+	if (!ret && out_length)
+		*out_length = h.out_length;
+	return ret;
+}
+
+int imp_detach(int impfd, __u32 handle)
+{
+	return imp_handle_cmd(impfd, BAR_DMABUF_IMP_IOCTL_DETACH, handle, NULL);
+}
+
+int imp_map(int impfd, __u32 handle, __u64 *out_length)
+{
+	return imp_handle_cmd(impfd, BAR_DMABUF_IMP_IOCTL_MAP, handle,
+			      out_length);
+}
+
+int imp_unmap(int impfd, __u32 handle)
+{
+	return imp_handle_cmd(impfd, BAR_DMABUF_IMP_IOCTL_UNMAP, handle, NULL);
+}
+
+int imp_set_behaviour(int impfd, __u32 handle, __u32 unmap_mode,
+		      __u32 flags, __u32 window_ms, __u32 interval_ms)
+{
+	struct bar_dmabuf_imp_behaviour b = {
+		.size = sizeof(b),
+		.flags = flags,
+		.handle = handle,
+		.unmap_mode = unmap_mode,
+		.late_read_window_ms = window_ms,
+		.late_read_interval_ms = interval_ms ? interval_ms : 1,
+	};
+
+	return bd_ioctl(impfd, BAR_DMABUF_IMP_IOCTL_SET_BEHAVIOUR, &b);
+}
+
+int imp_submit(int impfd, __u32 handle, __u32 flags, __u32 usage,
+	       __u64 offset, __u64 length, const void *data, __u32 delay_ms,
+	       __u64 *out_job, int *out_sync_fd)
+{
+	struct bar_dmabuf_imp_submit s = {
+		.size = sizeof(s),
+		.flags = flags,
+		.handle = handle,
+		.usage = usage,
+		.offset = offset,
+		.length = length,
+		.data_ptr = (__u64)(unsigned long)data,
+		.delay_ms = delay_ms,
+		.out_sync_fd = -1,
+	};
+	int ret;
+
+	ret = bd_ioctl(impfd, BAR_DMABUF_IMP_IOCTL_SUBMIT, &s);
+	if (ret)
+		return ret;
+	if (out_job)
+		*out_job = s.out_job;
+	if (out_sync_fd)
+		*out_sync_fd = s.out_sync_fd;
+	else if (s.out_sync_fd >= 0)
+		close(s.out_sync_fd);
+	return 0;
+}
+
+int imp_signal(int impfd, __u64 job)
+{
+	struct bar_dmabuf_imp_signal s = {
+		.size = sizeof(s),
+		.job = job,
+	};
+
+	return bd_ioctl(impfd, BAR_DMABUF_IMP_IOCTL_SIGNAL, &s);
+}
+
+int imp_wait_job(int impfd, __u64 job, __u32 timeout_ms, void *data,
+		 __u64 data_len, int *out_status, __u64 *out_signal_ns)
+{
+	struct bar_dmabuf_imp_wait_job w = {
+		.size = sizeof(w),
+		.job = job,
+		.timeout_ms = timeout_ms,
+		.data_ptr = (__u64)(unsigned long)data,
+		.data_len = data_len,
+	};
+	int ret;
+
+	ret = bd_ioctl(impfd, BAR_DMABUF_IMP_IOCTL_WAIT_JOB, &w);
+	if (ret)
+		return ret;
+	if (out_status)
+		*out_status = w.out_status;
+	if (out_signal_ns)
+		*out_signal_ns = w.out_signal_ns;
+	return 0;
+}
+
+int imp_wait_event(int impfd, __u32 handle, __u32 type, __u32 count,
+		   __u32 timeout_ms, __u64 *out_ts_ns)
+{
+	struct bar_dmabuf_imp_wait_event w = {
+		.size = sizeof(w),
+		.handle = handle,
+		.type = type,
+		.count = count,
+		.timeout_ms = timeout_ms,
+	};
+	int ret;
+
+	ret = bd_ioctl(impfd, BAR_DMABUF_IMP_IOCTL_WAIT_EVENT, &w);
+	if (!ret && out_ts_ns)
+		*out_ts_ns = w.out_ts_ns;
+	return ret;
+}
+
+int imp_read_log(int impfd, __u32 handle, struct imp_log *log)
+{
+	struct bar_dmabuf_imp_read_log r = {
+		.size = sizeof(r),
+		.handle = handle,
+	};
+	__u32 room = 64;
+	int ret;
+
+	memset(log, 0, sizeof(*log));
+	for (;;) {
+		struct bar_dmabuf_imp_event *ev;
+
+		ev = calloc(room, sizeof(*ev));
+		if (!ev)
+			return -ENOMEM;
+		r.max_events = room;
+		r.events_ptr = (__u64)(unsigned long)ev;
+		ret = bd_ioctl(impfd, BAR_DMABUF_IMP_IOCTL_READ_LOG, &r);
+		if (!ret) {
+			log->ev = ev;
+			log->nr = r.out_nr_events;
+			log->lost = r.out_lost;
+			return 0;
+		}
+		free(ev);
+		if (ret != -ENOSPC || r.out_nr_events <= room)
+			return ret;
+		/* The log grew: ask for what it said plus some slack. */
+		room = r.out_nr_events + 64;
+	}
+}
+
+void imp_log_free(struct imp_log *log)
+{
+	free(log->ev);
+	memset(log, 0, sizeof(*log));
+}
+
+unsigned int imp_log_count(const struct imp_log *log, __u32 type)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < log->nr; i++)
+		n += log->ev[i].type == type;
+	return n;
+}
+
+__u64 imp_log_first(const struct imp_log *log, __u32 type)
+{
+	unsigned int i;
+
+	for (i = 0; i < log->nr; i++)
+		if (log->ev[i].type == type)
+			return log->ev[i].ts_ns;
+	return 0;
+}
+
+__u64 imp_log_last(const struct imp_log *log, __u32 type)
+{
+	__u64 ts = 0;
+	unsigned int i;
+
+	for (i = 0; i < log->nr; i++)
+		if (log->ev[i].type == type)
+			ts = log->ev[i].ts_ns;
+	return ts;
+}
+
+static const char *const imp_ev_names[] = {
+	[BAR_DMABUF_IMP_EV_ATTACH] = "attach",
+	[BAR_DMABUF_IMP_EV_MAP] = "map",
+	[BAR_DMABUF_IMP_EV_JOB_SUBMIT] = "job-submit",
+	[BAR_DMABUF_IMP_EV_JOB_START] = "job-start",
+	[BAR_DMABUF_IMP_EV_JOB_DONE] = "job-done",
+	[BAR_DMABUF_IMP_EV_FENCE_SIGNAL] = "fence-signal",
+	[BAR_DMABUF_IMP_EV_INVALIDATE] = "invalidate",
+	[BAR_DMABUF_IMP_EV_LATE_READ] = "late-read",
+	[BAR_DMABUF_IMP_EV_UNMAP] = "unmap",
+	[BAR_DMABUF_IMP_EV_DETACH] = "detach",
+	[BAR_DMABUF_IMP_EV_VIOLATION] = "violation",
+	[BAR_DMABUF_IMP_EV_WATCHDOG] = "watchdog",
+	[BAR_DMABUF_IMP_EV_DMA_FAULT] = "dma-fault",
+};
+
+void imp_log_dump(const struct imp_log *log)
+{
+	__u64 t0 = log->nr ? log->ev[0].ts_ns : 0;
+	unsigned int i;
+
+	for (i = 0; i < log->nr; i++) {
+		const struct bar_dmabuf_imp_event *e = &log->ev[i];
+		const char *name = "?";
+
+		if (e->type < ARRAY_SIZE(imp_ev_names) &&
+		    imp_ev_names[e->type])
+			name = imp_ev_names[e->type];
+		fprintf(stderr, "# +%8.3f ms h%u %-12s arg=%#llx result=%d\n",
+			(double)(e->ts_ns - t0) / 1e6, e->handle, name,
+			(unsigned long long)e->arg, e->result);
+	}
+	if (log->lost)
+		fprintf(stderr, "# (%u events lost)\n", log->lost);
+}
+
+int imp_counters(int impfd, struct bar_dmabuf_imp_counters *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->size = sizeof(*c);
+	return bd_ioctl(impfd, BAR_DMABUF_IMP_IOCTL_COUNTERS, c);
+}
+
+static void *bd_async_revoke_fn(void *arg)
+{
+	struct bd_async_revoke *ar = arg;
+	__u32 nr = 0;
+	int ret;
+
+	ar->start_ns = bd_now_ns();
+	ret = bd_revoke(ar->devfd, ar->buf_fd, ar->flags, ar->timeout_ms, &nr);
+	ar->end_ns = bd_now_ns();
+
+	pthread_mutex_lock(&ar->lock);
+	ar->ret = ret;
+	ar->out_nr = nr;
+	ar->done = true;
+	pthread_cond_broadcast(&ar->cond);
+	pthread_mutex_unlock(&ar->lock);
+	return NULL;
+}
+
+int bd_async_revoke_start(struct bd_async_revoke *ar, int devfd, int buf_fd,
+			  __u32 flags, __u32 timeout_ms)
+{
+	pthread_condattr_t ca;
+	int ret;
+
+	memset(ar, 0, sizeof(*ar));
+	ar->devfd = devfd;
+	ar->buf_fd = buf_fd;
+	ar->flags = flags;
+	ar->timeout_ms = timeout_ms;
+	pthread_mutex_init(&ar->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&ar->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	ret = pthread_create(&ar->thread, NULL, bd_async_revoke_fn, ar);
+	return -ret;
+}
+
+bool bd_async_revoke_wait(struct bd_async_revoke *ar, int timeout_ms)
+{
+	struct timespec ts;
+	bool done;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&ar->lock);
+	while (!ar->done) {
+		if (pthread_cond_timedwait(&ar->cond, &ar->lock, &ts) == ETIMEDOUT)
+			break;
+	}
+	done = ar->done;
+	pthread_mutex_unlock(&ar->lock);
+	return done;
+}
+
+void bd_async_revoke_join(struct bd_async_revoke *ar)
+{
+	pthread_join(ar->thread, NULL);
+	pthread_cond_destroy(&ar->cond);
+	pthread_mutex_destroy(&ar->lock);
+}
+
+int bd_kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (lseek(fd, 0, SEEK_END) < 0) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* The message part of a /dev/kmsg record: after the first ';'. */
+static const char *bd_kmsg_text(const char *rec)
+{
+	const char *p = strchr(rec, ';');
+
+	return p ? p + 1 : rec;
+}
+
+static int bd_kmsg_scan(int kfd, const char *const *needles, char *line,
+			size_t len)
+{
+	char rec[2048];
+	int found = 0;
+
+	for (;;) {
+		const char *const *n;
+		ssize_t r;
+
+		r = read(kfd, rec, sizeof(rec) - 1);
+		if (r < 0) {
+			if (errno == EPIPE || errno == EINTR)
+				continue;	/* overwritten records */
+			if (errno == EAGAIN)
+				return found;
+			return -errno;
+		}
+		rec[r] = '\0';
+		if (found)
+			continue;	/* drain the rest */
+		for (n = needles; *n; n++) {
+			if (strstr(bd_kmsg_text(rec), *n)) {
+				snprintf(line, len, "%s", bd_kmsg_text(rec));
+				found = 1;
+				break;
+			}
+		}
+	}
+}
+
+int bd_kmsg_find(int kfd, const char *needle, char *line, size_t len)
+{
+	const char *const needles[] = { needle, NULL };
+
+	return bd_kmsg_scan(kfd, needles, line, len);
+}
+
+int bd_kmsg_find_problem(int kfd, char *line, size_t len)
+{
+	static const char *const needles[] = {
+		"WARNING:", "BUG:", "Oops", "KASAN", "refcount_t",
+		"possible recursive locking", "circular locking",
+		"INFO: task", "UBSAN", "kmemleak", NULL,
+	};
+
+	return bd_kmsg_scan(kfd, needles, line, len);
+}
+
+const char *bd_precondition(bool need_importer)
+{
+	static char reason[256];
+	const char *bdf = bd_env("BAR_DMABUF_BDF");
+	char path[128], param[1024];
+	struct stat st;
+
+	if (!bdf)
+		return "BAR_DMABUF_BDF is not set (the device to export)";
+	snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s", bdf);
+	if (stat(path, &st)) {
+		snprintf(reason, sizeof(reason), "no PCI device %s", bdf);
+		return reason;
+	}
+	if (!bd_module_loaded("bar_dmabuf"))
+		return "module bar_dmabuf is not loaded";
+	/* A device the module was not asked for is not ours to test. */
+	if (bd_read_file("/sys/module/bar_dmabuf/parameters/bdf", param,
+			 sizeof(param)) >= 0 && !strstr(param, bdf)) {
+		snprintf(reason, sizeof(reason),
+			 "bar_dmabuf was loaded without bdf=%s", bdf);
+		return reason;
+	}
+	if (need_importer && !bd_module_loaded("bar_dmabuf_importer"))
+		return "module bar_dmabuf_importer is not loaded";
+	return NULL;
+}
+
+void bd_close(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}

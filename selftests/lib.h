@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Shared helpers of the bar_dmabuf selftests.
+ *
+ * Every helper that wraps an ioctl returns 0 (or a non-negative count) on
+ * success and -errno on failure, so a test can compare the exact errno with
+ * ASSERT_EQ(-EINVAL, ret). Nothing here asserts: the tests decide what is a
+ * failure and what is a SKIP.
+ *
+ * Devices come from the environment:
+ *   BAR_DMABUF_BDF            the exported device (required for every test)
+ *   BAR_DMABUF_BDF2           a second exported device (several-device tests)
+ *   BAR_DMABUF_IMPORTER_BDF   the PCI function the importer maps through
+ *   BAR_DMABUF_IOBAR_BDF      a device bound to bar_dmabuf with an I/O BAR
+ *   BAR_DMABUF_HOTPLUG        "<path> del|add" hot-unplug helper (VM only)
+ */
+#ifndef BAR_DMABUF_SELFTEST_LIB_H
+#define BAR_DMABUF_SELFTEST_LIB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <pthread.h>
+#include <linux/types.h>
+
+#include <linux/bar_dmabuf.h>
+#include <linux/bar_dmabuf_importer.h>
+
+#define BD_DEV_DIR		"/dev/bar_dmabuf"
+#define BD_IMP_NODE		"/dev/bar_dmabuf_importer"
+#define BD_SYSFS_PCI		"/sys/bus/pci/devices"
+#define BD_DEBUGFS		"/sys/kernel/debug/bar_dmabuf"
+#define BD_PAGE			4096ULL
+
+#define BD_NSEC_PER_MSEC	1000000ULL
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
+#endif
+
+/* ---- environment and device node ---- */
+
+/* The value of @name, or NULL if it is unset or empty. */
+const char *bd_env(const char *name);
+
+/* Open /dev/bar_dmabuf/<bdf>; returns the fd or -errno. */
+int bd_open_dev(const char *bdf);
+
+/* Is the module @name loaded (/sys/module/<name> exists)? */
+bool bd_module_loaded(const char *name);
+
+/* ---- exporter ioctls ---- */
+
+int bd_info(int devfd, struct bar_dmabuf_info *info);
+
+/*
+ * Export @nr ranges of BAR @bar. On success *@out_fd is the dma-buf and
+ * *@out_len (if not NULL) its length.
+ */
+int bd_export(int devfd, __u32 bar, const struct bar_dmabuf_range *ranges,
+	      __u32 nr, __u32 open_flags, int *out_fd, __u64 *out_len);
+
+/* Export one range with O_RDWR | O_CLOEXEC. */
+int bd_export_one(int devfd, __u32 bar, __u64 offset, __u64 length,
+		  int *out_fd);
+
+/* Revoke/restore one buffer (@buf_fd) or, with BAR_DMABUF_ALL_BUFFERS, all. */
+int bd_revoke(int devfd, int buf_fd, __u32 flags, __u32 timeout_ms,
+	      __u32 *out_nr);
+int bd_restore(int devfd, int buf_fd, __u32 flags, __u32 *out_nr);
+
+/*
+ * The first memory BAR of @info with at least @min_size bytes, preferring
+ * prefetchable ones; -1 if there is none.
+ */
+int bd_pick_mem_bar(const struct bar_dmabuf_info *info, __u64 min_size);
+
+/* The first I/O BAR of @info, or -1. */
+int bd_pick_io_bar(const struct bar_dmabuf_info *info);
+
+/* ---- sysfs ---- */
+
+/* One line of /sys/bus/pci/devices/<bdf>/resource. */
+struct bd_sysfs_bar {
+	__u64 start;
+	__u64 end;
+	__u64 flags;	/* IORESOURCE_* */
+	__u64 size;	/* end - start + 1, or 0 if unused */
+};
+
+#define BD_IORESOURCE_IO	0x00000100ULL
+#define BD_IORESOURCE_MEM	0x00000200ULL
+#define BD_IORESOURCE_PREFETCH	0x00002000ULL
+#define BD_IORESOURCE_MEM_64	0x00100000ULL
+
+/* Parse the first six lines of the resource file; returns 0 or -errno. */
+int bd_sysfs_bars(const char *bdf, struct bd_sysfs_bar bars[BAR_DMABUF_NUM_BARS]);
+
+/*
+ * Write @val to the sysfs file @path (e.g. a driver's unbind); returns 0 or
+ * -errno.
+ */
+int bd_write_file(const char *path, const char *val);
+
+/* Read up to @len - 1 bytes of @path into @buf, NUL terminated; bytes or -errno. */
+long bd_read_file(const char *path, char *buf, size_t len);
+
+/* The driver @bdf is bound to, into @buf ("" if none); 0 or -errno. */
+int bd_driver_of(const char *bdf, char *buf, size_t len);
+
+/* ---- time ---- */
+
+/* CLOCK_MONOTONIC in ns, the clock the importer's log uses. */
+__u64 bd_now_ns(void);
+
+/* Milliseconds between two bd_now_ns() values (signed). */
+long long bd_ms_between(__u64 from_ns, __u64 to_ns);
+
+/* Poll @fd for POLLIN for at most @timeout_ms; 1 ready, 0 timeout, -errno. */
+int bd_poll_in(int fd, int timeout_ms);
+
+/* ---- importer ioctls ---- */
+
+/* Open /dev/bar_dmabuf_importer; fd or -errno. */
+int imp_open(void);
+
+int imp_attach(int impfd, int dmabuf_fd, __u32 flags, __u32 *out_handle);
+int imp_detach(int impfd, __u32 handle);
+int imp_map(int impfd, __u32 handle, __u64 *out_length);
+int imp_unmap(int impfd, __u32 handle);
+int imp_set_behaviour(int impfd, __u32 handle, __u32 unmap_mode,
+		      __u32 flags, __u32 window_ms, __u32 interval_ms);
+
+/*
+ * Submit a job. @flags are BAR_DMABUF_IMP_JOB_*; @data is the source of a
+ * write job. *@out_job gets the job id, *@out_sync_fd (may be NULL) the
+ * sync_file with BAR_DMABUF_IMP_JOB_SYNC_FILE.
+ */
+int imp_submit(int impfd, __u32 handle, __u32 flags, __u32 usage,
+	       __u64 offset, __u64 length, const void *data, __u32 delay_ms,
+	       __u64 *out_job, int *out_sync_fd);
+int imp_signal(int impfd, __u64 job);
+
+/*
+ * Wait for and retire a job. Returns 0 when the job finished (its status in
+ * *@out_status), -errno if the wait itself failed.
+ */
+int imp_wait_job(int impfd, __u64 job, __u32 timeout_ms, void *data,
+		 __u64 data_len, int *out_status, __u64 *out_signal_ns);
+
+/* Wait until the log of @handle holds @count events of @type. */
+int imp_wait_event(int impfd, __u32 handle, __u32 type, __u32 count,
+		   __u32 timeout_ms, __u64 *out_ts_ns);
+
+/* A copy of the whole log of @handle, oldest first. */
+struct imp_log {
+	struct bar_dmabuf_imp_event *ev;
+	__u32 nr;
+	__u32 lost;
+};
+
+/* Fill @log (free it with imp_log_free()); 0 or -errno. */
+int imp_read_log(int impfd, __u32 handle, struct imp_log *log);
+void imp_log_free(struct imp_log *log);
+
+/* Number of events of @type in @log, and the timestamp of the first/last. */
+unsigned int imp_log_count(const struct imp_log *log, __u32 type);
+__u64 imp_log_first(const struct imp_log *log, __u32 type);
+__u64 imp_log_last(const struct imp_log *log, __u32 type);
+
+/* Print the log to stderr as "# " lines, for a failing test's diagnosis. */
+void imp_log_dump(const struct imp_log *log);
+
+int imp_counters(int impfd, struct bar_dmabuf_imp_counters *c);
+
+/* ---- a revoke running in a thread, so the test can watch it block ---- */
+
+struct bd_async_revoke {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int devfd;
+	int buf_fd;
+	__u32 flags;
+	__u32 timeout_ms;
+	__u32 out_nr;
+	bool done;		/* protected by @lock */
+	int ret;		/* bd_revoke()'s result, valid once @done */
+	__u64 start_ns;		/* just before the ioctl */
+	__u64 end_ns;		/* just after it returned */
+};
+
+/* Start bd_revoke() in a new thread; 0 or -errno. */
+int bd_async_revoke_start(struct bd_async_revoke *ar, int devfd, int buf_fd,
+			  __u32 flags, __u32 timeout_ms);
+/*
+ * Wait at most @timeout_ms for it to return; true if it has. A revoke that
+ * is expected to block is checked with a false result here.
+ */
+bool bd_async_revoke_wait(struct bd_async_revoke *ar, int timeout_ms);
+/* Join the thread (after the revoke returned). */
+void bd_async_revoke_join(struct bd_async_revoke *ar);
+
+/* ---- kernel log ---- */
+
+/* Open /dev/kmsg positioned at its end; fd or -errno. */
+int bd_kmsg_open(void);
+
+/*
+ * Read every record logged since the last call; return 1 and copy the
+ * message into @line if one contains @needle, else 0 (or -errno).
+ */
+int bd_kmsg_find(int kfd, const char *needle, char *line, size_t len);
+
+/*
+ * Like bd_kmsg_find() for the signs of a kernel problem: "WARNING:",
+ * "BUG:", "Oops", "KASAN", "refcount_t", "possible recursive locking",
+ * "circular locking", "INFO: task".
+ */
+int bd_kmsg_find_problem(int kfd, char *line, size_t len);
+
+/* ---- helpers for common fixture setups ---- */
+
+/*
+ * The reason a test needs to skip because a device or node is missing, or
+ * NULL when all is there. @need_importer also requires the importer node.
+ */
+const char *bd_precondition(bool need_importer);
+
+/*
+ * Note on SKIP in FIXTURE_SETUP: kselftest_harness.h of older kernels
+ * (6.1 among them) still runs the test body after the setup called SKIP().
+ * So every fixture sets a field "skipped" before its SKIP() and every
+ * TEST_F starts with "if (self->skipped) return;".
+ */
+
+/* Close *@fd if it is open and mark it closed. */
+void bd_close(int *fd);
+
+#endif /* BAR_DMABUF_SELFTEST_LIB_H */
