@@ -1,0 +1,159 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# usage: rig/boot-and-run.sh KERNEL INITRAMFS RUNDIR
+#
+# Boot KERNEL's image with INITRAMFS under QEMU (TCG) in the rig's topology,
+# print the guest console as it comes, act on the guest's requests, and
+# write RUNDIR/console.log and RUNDIR/result. Hard timeout: RIG_TIMEOUT
+# seconds (default 900).
+#
+# Topology (q35 + intel-iommu, every device on its own PCIe root port, so
+# the BDFs below are fixed; rig/guest/init checks them at boot):
+#   0000:01:00.0  ivshmem0  ivshmem-plain, BAR2 = RUNDIR/ivshmem0.bar (share=on,
+#                           RIG_BAR0_SIZE, default 16M); hot-pluggable
+#   0000:02:00.0  ivshmem1  ivshmem-plain, BAR2 = RUNDIR/ivshmem1.bar (RIG_BAR1_SIZE, 8M)
+#   0000:03:00.0  edu       QEMU's edu device (the importer's PCI function)
+#   0000:04:00.0  testdev   pci-testdev (has an I/O BAR: bad input)
+#
+# Guest requests, as console lines:
+#   @@HOTPLUG del|add N@@    device_del / device_add ivshmem0 through the
+#                            QEMU monitor (RUNDIR/monitor.log has its answers)
+#   @@HOSTFILE OFF HEX@@     compare HEX with ivshmem0.bar at byte OFF now
+#                            (one test each in the result)
+#   @@RIG-EXIT RC@@          the guest script's exit status
+#
+# RUNDIR/result lines: "guest_rc N" (absent: never finished), "timeout",
+# "hostfile ok|not ok OFF HEX".
+
+# shellcheck source=rig/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+alias=${1:?usage: boot-and-run.sh KERNEL INITRAMFS RUNDIR}
+initrd=${2:?initramfs}
+run=${3:?run dir}
+rig_load_kernel "$alias"
+
+timeout_s=${RIG_TIMEOUT:-900}
+# An AMD Zen family, so the kernel's p2pdma distance check trusts the host
+# bridge (cpu_supports_p2pdma(): AMD and family >= 0x17); QEMU's q35 bridge
+# is in no whitelist.
+cpu=${RIG_CPU:-qemu64,family=23,model=1,stepping=2}
+mem=${RIG_MEM:-1024}
+smp=${RIG_SMP:-2}
+bar0=${RIG_BAR0_SIZE:-16M}
+bar1=${RIG_BAR1_SIZE:-8M}
+
+mkdir -p "$run"
+rm -f "$run"/console.log "$run"/result "$run"/mon.in "$run"/mon.out
+: >"$run/result"
+mkfifo "$run/mon.in" "$run/mon.out"
+# The BAR backing files start as zeroes on every boot.
+rm -f "$run/ivshmem0.bar" "$run/ivshmem1.bar"
+truncate -s "$bar0" "$run/ivshmem0.bar"
+truncate -s "$bar1" "$run/ivshmem1.bar"
+
+cmdline="console=ttyS0,115200 rdinit=/init panic=-1 loglevel=7 mitigations=off"
+cmdline="$cmdline intel_iommu=on iommu.passthrough=0 iommu.strict=1"
+cmdline="$cmdline ${RIG_CMDLINE:-}"
+
+bar0_backend() {
+	echo "memory-backend-file,id=$1,size=$bar0,mem-path=$run/ivshmem0.bar,share=on"
+}
+ivshmem0_device() {
+	echo "ivshmem-plain,id=ivshmem0,memdev=$1,bus=rp1,addr=0"
+}
+memdev=bar0
+# shellcheck disable=SC2054 # commas are inside QEMU options
+qemu=(qemu-system-x86_64
+	-machine q35 -accel tcg -cpu "$cpu" -m "$mem" -smp "$smp"
+	-nodefaults -nographic -no-reboot
+	-kernel "$KIMAGE" -initrd "$initrd" -append "$cmdline"
+	-serial stdio
+	-chardev "pipe,id=mon0,path=$run/mon" -mon chardev=mon0,mode=readline
+	-device intel-iommu,intremap=off
+	-device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1,addr=0x10
+	-device pcie-root-port,id=rp2,bus=pcie.0,chassis=2,slot=2,addr=0x11
+	-device pcie-root-port,id=rp3,bus=pcie.0,chassis=3,slot=3,addr=0x12
+	-device pcie-root-port,id=rp4,bus=pcie.0,chassis=4,slot=4,addr=0x13
+	-object "$(bar0_backend bar0)"
+	-object "memory-backend-file,id=bar1,size=$bar1,mem-path=$run/ivshmem1.bar,share=on"
+	-device "$(ivshmem0_device bar0)"
+	-device ivshmem-plain,id=ivshmem1,memdev=bar1,bus=rp2,addr=0
+	-device edu,id=edu0,bus=rp3,addr=0
+	-device pci-testdev,id=testdev0,bus=rp4,addr=0
+)
+
+# monitor CMD: one HMP command; QEMU holds both fifos open read-write, so
+# the open never blocks while it runs (the timeout covers a dead QEMU).
+monitor() {
+	printf '    [rig] monitor: %s\n' "$1"
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	timeout 5 sh -c 'printf "%s\n" "$1" >"$2"' sh "$1" "$run/mon.in" ||
+		printf '    [rig] monitor: QEMU did not take "%s"\n' "$1"
+}
+
+# hostfile_check OFF HEX: compare now, record one result line.
+hostfile_check() {
+	local off=$1 hex len got
+	hex=$(echo "$2" | tr 'A-F' 'a-f')
+	len=$((${#hex} / 2))
+	got=$(od -An -tx1 -v -j "$off" -N "$len" "$run/ivshmem0.bar" | tr -d ' \n')
+	if [ "$got" = "$hex" ]; then
+		echo "hostfile ok $off $hex" >>"$run/result"
+		printf '    [rig] host file at %s holds %s: ok\n' "$off" "$hex"
+	else
+		echo "hostfile not ok $off $hex got $got" >>"$run/result"
+		printf '    [rig] host file at %s: want %s, got %s: NOT OK\n' "$off" "$hex" "$got"
+	fi
+}
+
+watch_console() {
+	local line n=0 re_hp='@@HOTPLUG (del|add) ([0-9]+)@@' \
+		re_hf='@@HOSTFILE ([0-9]+) ([0-9a-fA-F]+)@@' re_exit='@@RIG-EXIT ([0-9]+)@@'
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		printf '%s\n' "$line"
+		printf '%s\n' "$line" >>"$run/console.log"
+		if [[ $line =~ $re_hp ]]; then
+			# A repeated request is a retry: acting again is harmless
+			# (QEMU refuses a duplicate id or an object in use).
+			n=$((n + 1))
+			if [ "${BASH_REMATCH[1]}" = del ]; then
+				monitor "device_del ivshmem0"
+			else
+				# QEMU 7.2 cannot re-register the old backend's RAM
+				# block: replace it by a new one on the same file.
+				monitor "object_del $memdev"
+				memdev=bar0-$n
+				monitor "object_add $(bar0_backend "$memdev")"
+				monitor "device_add $(ivshmem0_device "$memdev")"
+			fi
+		elif [[ $line =~ $re_hf ]]; then
+			hostfile_check "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+		elif [[ $line =~ $re_exit ]]; then
+			echo "guest_rc ${BASH_REMATCH[1]}" >>"$run/result"
+		fi
+	done
+}
+
+say boot-and-run "$alias ($KREL): qemu (TCG, $smp vCPU, ${mem}M, timeout ${timeout_s}s), run dir $run"
+printf '%q ' "${qemu[@]}" >"$run/qemu.cmd"
+echo >>"$run/qemu.cmd"
+cat "$run/mon.out" >"$run/monitor.log" &
+drain=$!
+start=$(rig_now)
+set +e
+timeout -k 10 "$timeout_s" "${qemu[@]}" </dev/null 2>"$run/qemu.stderr" | watch_console
+qrc=${PIPESTATUS[0]}
+set -e
+kill "$drain" 2>/dev/null || true
+wait "$drain" 2>/dev/null || true
+if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+	echo timeout >>"$run/result"
+	say boot-and-run "$alias: TIMEOUT after ${timeout_s}s"
+fi
+if [ -s "$run/qemu.stderr" ]; then
+	sed 's/^/    [qemu] /' "$run/qemu.stderr" >&2
+fi
+say boot-and-run "$alias: qemu exited $qrc after $(($(rig_now) - start))s"

@@ -1,0 +1,33 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# usage: rig/check-kernel-log.sh CONSOLE_LOG
+#
+# Fail (exit 1, printing the offending lines) when the guest console shows a
+# kernel warning of any kind: WARNING:, BUG:, Oops, lockdep, KASAN, kmemleak
+# leaks, DMA-API debug errors, debugobjects, RCU stalls, hung tasks, panics,
+# or a taint other than an out-of-tree (O) or unsigned (E) module.
+
+log=${1:?usage: check-kernel-log.sh CONSOLE_LOG}
+bad='WARNING:|BUG:|Oops|general protection fault|Kernel panic|'
+bad=$bad'possible circular locking|possible recursive locking|inconsistent lock state|'
+bad=$bad'lockdep|DEBUG_LOCKS_WARN_ON|INFO: trying to register non-static key|'
+bad=$bad'KASAN|UBSAN|suspected memory leak|unreferenced object|'
+bad=$bad'DMA-API: |ODEBUG: |rcu: INFO|detected stalls|blocked for more than|'
+bad=$bad'refcount_t: |list_add corruption|list_del corruption|'
+bad=$bad'unchecked MSR access|Call Trace:|------------\[ cut here'
+# Taint lines we accept: out-of-tree and unsigned modules.
+ok_taint='loading out-of-tree module taints kernel|module verification failed: signature and/or required key missing - tainting kernel'
+
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
+tr -d '\r' <"$log" | grep -E "$bad" | grep -v '^    \[rig\]' >"$tmp" || true
+tr -d '\r' <"$log" | grep -Ei 'taint' | grep -Ev "$ok_taint" |
+	grep -Ev 'Disabling lock debugging due to kernel taint' >>"$tmp" || true
+# "Tainted:" in a report header without a report would still be a report.
+if [ -s "$tmp" ]; then
+	echo "==> check-kernel-log: kernel problems in $log:" >&2
+	sed 's/^/    /' "$tmp" | head -n 60 >&2
+	exit 1
+fi
+echo "==> check-kernel-log: clean ($log)" >&2

@@ -1,0 +1,164 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# Shared helpers for the rig scripts (sourced, never run).
+#
+# Cache layout (BAR_DMABUF_CACHE, default ${XDG_CACHE_HOME:-$HOME/.cache}/bar-dmabuf):
+#   apt/<suite>/          private apt configuration, lists, archives, status
+#   kernels/<release>/    extracted image + headers debs (root/), kernel.env
+#   kernels/<alias>.env   which release an alias resolved to last time
+#   build/<release>/      per-kernel copy of the tree, modules + selftests built
+#   chroot/sid/           mmdebstrap chroot used to build for sid's kernel
+#   runs/<release>/       last run: initramfs, BAR backing files, console log
+#   tools/                checkpatch, kernel-doc, kselftest headers
+
+set -euo pipefail
+
+RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034 # used by the scripts that source this
+TREE_DIR=$(cd "$RIG_DIR/.." && pwd)
+CACHE=${BAR_DMABUF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bar-dmabuf}
+mkdir -p "$CACHE"
+CACHE=$(cd "$CACHE" && pwd)
+
+# say STAGE WHAT...: one line per action, so a log reads as a story.
+say() {
+	local stage=$1
+	shift
+	printf '==> %s: %s\n' "$stage" "$*" >&2
+}
+
+die() {
+	printf 'rig: error: %s\n' "$*" >&2
+	exit 1
+}
+
+# The suite a kernel alias comes from.
+#   6.1            bookworm, through the host's own apt configuration
+#   6.12           bookworm-backports, private apt configuration
+#   7.2, 7, sid    sid (newest version resolved at run time), private apt
+#   debug          built here from sid's linux-source (rig/build-debug-kernel.sh)
+rig_suite_of() {
+	case $1 in
+	6.1) echo host ;;
+	6.12) echo bookworm-backports ;;
+	sid | 7 | 7.*) echo sid ;;
+	debug) echo debug ;;
+	*) die "unknown kernel '$1' (use 6.1, 6.12, 7.2 (or 7, sid) or debug)" ;;
+	esac
+}
+
+# The host's Debian mirror: the first URI of the host apt source that carries
+# the host's own codename. Never written into the repo.
+rig_host_mirror() {
+	local codename f
+	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+	[ -n "$codename" ] || die "cannot tell the host's Debian codename from /etc/os-release"
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		awk -v cn="$codename" '
+			function flush() {
+				if (ok && uri != "" && !done) { print uri; done = 1 }
+				ok = 0; uri = ""
+			}
+			/^[ \t]*$/ { flush(); next }
+			/^#/ { next }
+			tolower($1) == "enabled:" && tolower($2) == "no" { ok = -1000 }
+			tolower($1) == "uris:" { uri = $2 }
+			tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == cn) ok++ }
+			END { flush() }' "$f"
+	done | head -n1 | grep . && return 0
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -f "$f" ] || continue
+		sed -n 's/^[ \t]*deb[ \t]\+\(\[[^]]*\][ \t]\+\)\?\([^ \t]\+\)[ \t]\+'"$codename"'[ \t].*/\2/p' "$f"
+	done | head -n1 | grep . && return 0
+	die "no apt source for '$codename' in /etc/apt; cannot find a Debian mirror"
+}
+
+# rig_apt_setup SUITE: write a private apt configuration under the cache
+# and export APT_CONFIG pointing at it. For "host" nothing is set up: the
+# host's own apt configuration and lists are used as they are.
+rig_apt_setup() {
+	local suite=$1 dir mirror
+	if [ "$suite" = host ]; then
+		unset APT_CONFIG
+		return 0
+	fi
+	dir=$CACHE/apt/$suite
+	mkdir -p "$dir/etc/sources.list.d" "$dir/etc/preferences.d" "$dir/lists/partial" \
+		"$dir/cache/archives/partial" "$dir/debs"
+	[ -f "$dir/status" ] || : >"$dir/status"
+	if [ ! -f "$dir/etc/sources.list" ]; then
+		mirror=$(rig_host_mirror)
+		if [ "$suite" = sid ]; then
+			# sid's Release may be past Valid-Until on a snapshot mirror.
+			echo "deb [check-valid-until=no] $mirror sid main" >"$dir/etc/sources.list"
+		else
+			echo "deb $mirror $suite main" >"$dir/etc/sources.list"
+		fi
+	fi
+	cat >"$dir/etc/apt.conf" <<-EOF
+		Dir::Etc::SourceList "$dir/etc/sources.list";
+		Dir::Etc::SourceParts "$dir/etc/sources.list.d";
+		Dir::Etc::PreferencesParts "$dir/etc/preferences.d";
+		Dir::Etc::Preferences "$dir/etc/preferences";
+		Dir::State::Lists "$dir/lists";
+		Dir::State::status "$dir/status";
+		Dir::Cache "$dir/cache";
+		APT::Sandbox::User "root";
+	EOF
+	export APT_CONFIG=$dir/etc/apt.conf
+}
+
+# rig_apt_update SUITE: refresh the package lists of a private suite when
+# they are older than RIG_APT_MAX_AGE minutes (default 360). The host's lists
+# are refreshed only when they lack linux-image-amd64 altogether.
+rig_apt_update() {
+	local suite=$1 dir max=${RIG_APT_MAX_AGE:-360}
+	if [ "$suite" = host ]; then
+		if ! apt-cache show linux-image-amd64 >/dev/null 2>&1; then
+			say apt "host lists lack linux-image-amd64: apt-get update"
+			apt-get update -qq
+		fi
+		return 0
+	fi
+	dir=$CACHE/apt/$suite
+	if [ -n "$(find "$dir/lists" -maxdepth 1 -name '*_Packages*' -mmin "-$max" 2>/dev/null)" ]; then
+		return 0
+	fi
+	say apt "apt-get update for $suite (private lists under $dir)"
+	apt-get update -qq
+}
+
+# Depends of a package's candidate, one name per line (alternatives and
+# version constraints dropped).
+rig_apt_depends() {
+	apt-cache show --no-all-versions "$1" |
+		sed -n 's/^Depends: //p' | tr ',' '\n' |
+		sed 's/|.*//; s/(.*)//; s/[ \t]//g; s/:any$//' | grep .
+}
+
+rig_apt_version() {
+	apt-cache show --no-all-versions "$1" | sed -n 's/^Version: //p' | head -n1
+}
+
+# rig_alias_env ALIAS: path of the env file written by fetch-kernel.sh.
+rig_alias_env() {
+	echo "$CACHE/kernels/alias-$1.env"
+}
+
+# rig_load_kernel ALIAS: source what fetch-kernel.sh recorded:
+# KREL (uname -r), KIMAGE (bzImage), KDIR (kbuild dir), KROOT (extracted
+# root holding /lib/modules/$KREL), KSUITE.
+rig_load_kernel() {
+	local env
+	env=$(rig_alias_env "$1")
+	[ -f "$env" ] || die "kernel $1 not fetched yet (run rig/fetch-kernel.sh $1)"
+	# shellcheck disable=SC1090
+	. "$env"
+}
+
+# Whole seconds since the epoch, for stage timings.
+rig_now() {
+	date +%s
+}

@@ -1,0 +1,92 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# usage: rig/make-initramfs.sh KERNEL GUEST_SCRIPT OUTPUT.cpio.gz ENVFILE
+#
+# Pack the guest: busybox-static, rig/guest/* (init, hotplug, hostfile-check),
+# the modules built by build-for-kernel.sh under /lib/modules/<release>/extra
+# (plus the distro modules they depend on, and RIG_EXTRA_MODULES, default
+# "vgem", when the kernel has them) with depmod run, the built selftests/
+# directory as /selftests, the guest script as /rig/guest-script and ENVFILE
+# as /rig/env. Dynamically linked binaries get their libraries copied in.
+
+# shellcheck source=rig/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+alias=${1:?usage: make-initramfs.sh KERNEL GUEST_SCRIPT OUTPUT ENVFILE}
+script=${2:?guest script}
+output=${3:?output file}
+envfile=${4:?env file}
+rig_load_kernel "$alias"
+
+tree=$CACHE/build/$KREL/tree
+stage=$(mktemp -d "${TMPDIR:-/tmp}/bar-dmabuf-initramfs.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+say make-initramfs "$alias: $output"
+
+mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,etc,rig,root}
+mkdir -p "$stage/lib/modules/$KREL/extra"
+ldd /bin/busybox >/dev/null 2>&1 && die "/bin/busybox is not static: install busybox-static"
+cp /bin/busybox "$stage/bin/busybox"
+cp "$RIG_DIR"/guest/init "$stage/init"
+cp "$RIG_DIR"/guest/hotplug "$RIG_DIR"/guest/hostfile-check "$stage/rig/"
+cp "$script" "$stage/rig/guest-script"
+cp "$envfile" "$stage/rig/env"
+chmod 755 "$stage/init" "$stage/rig/"*
+
+# Our modules.
+mods=$(find "$tree" -name '*.ko' 2>/dev/null || true)
+for m in $mods; do
+	cp "$m" "$stage/lib/modules/$KREL/extra/"
+done
+
+# Distro modules: ours may need some, and the tests may want RIG_EXTRA_MODULES.
+kmods=$KROOT/lib/modules/$KREL
+if [ -d "$kmods/kernel" ]; then
+	if [ ! -f "$kmods/modules.dep" ]; then
+		say make-initramfs "depmod for the distro modules of $KREL (once)"
+		depmod -b "$KROOT" "$KREL"
+	fi
+	# names whose closure we want: our dependencies + extras
+	want=${RIG_EXTRA_MODULES-vgem}
+	for m in $mods; do
+		want="$want $(modinfo -F depends "$m" | tr ',' ' ')"
+	done
+	files=
+	for w in $want; do
+		line=$(grep -E "(^|/)${w//_/[_-]}\.ko(\.[gx]z|\.zst)?:" "$kmods/modules.dep" || true)
+		[ -n "$line" ] || continue
+		files="$files ${line%%:*} ${line#*:}"
+	done
+	for f in $(echo "$files" | tr ' ' '\n' | sort -u); do
+		dst=$stage/lib/modules/$KREL/$f
+		mkdir -p "$(dirname "$dst")"
+		case $f in
+		*.xz) xz -dc "$kmods/$f" >"${dst%.xz}" ;;
+		*.gz) gzip -dc "$kmods/$f" >"${dst%.gz}" ;;
+		*.zst) zstd -qdc "$kmods/$f" >"${dst%.zst}" ;;
+		*) cp "$kmods/$f" "$dst" ;;
+		esac
+	done
+	cp "$kmods"/modules.builtin* "$kmods"/modules.order "$stage/lib/modules/$KREL/" 2>/dev/null || true
+fi
+depmod -b "$stage" "$KREL"
+find "$stage/lib/modules/$KREL" -name '*.ko' -printf '    module %P\n' >&2
+
+# Selftests: the whole built directory, so its runner finds its binaries.
+if [ -d "$tree/selftests" ]; then
+	cp -a "$tree/selftests" "$stage/selftests"
+fi
+
+# Libraries of any dynamically linked executable (static is preferred).
+find "$stage" -path "$stage/selftests/*" -type f -perm -u+x | while read -r f; do
+	{ ldd "$f" 2>/dev/null || true; } | { grep -o '/[^ ]*' || true; } | while read -r lib; do
+		[ -e "$stage$lib" ] && continue
+		mkdir -p "$stage$(dirname "$lib")"
+		cp -L "$lib" "$stage$lib"
+	done
+done
+
+mkdir -p "$(dirname "$output")"
+(cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -1 >"$output"
+say make-initramfs "$alias: $(du -h "$output" | cut -f1) packed"
