@@ -118,7 +118,7 @@ rig_apt_update() {
 	if [ "$suite" = host ]; then
 		if ! apt-cache show linux-image-amd64 >/dev/null 2>&1; then
 			say apt "host lists lack linux-image-amd64: apt-get update"
-			apt-get update -qq
+			apt-get update -qq >&2
 		fi
 		return 0
 	fi
@@ -127,7 +127,7 @@ rig_apt_update() {
 		return 0
 	fi
 	say apt "apt-get update for $suite (private lists under $dir)"
-	apt-get update -qq
+	apt-get update -qq >&2
 }
 
 # Depends of a package's candidate, one name per line (alternatives and

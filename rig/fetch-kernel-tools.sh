@@ -1,0 +1,83 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# usage: rig/fetch-kernel-tools.sh [--tree]
+#
+# Take the few kernel files the project builds and lints with from Debian's
+# newest linux-source-* package in sid (private apt under the cache), never
+# from copies in the repository:
+#   scripts/checkpatch.pl, spelling.txt, const_structs.checkpatch,
+#   scripts/kernel-doc (+ tools/docs/kernel-doc*, tools/lib/python/),
+#   tools/testing/selftests/kselftest_harness.h, kselftest.h
+# With KSRC=/path/to/linux they come from that tree instead (nothing copied).
+#
+# Output contract (stdout, one line; progress goes to stderr):
+#   default  the directory holding kselftest_harness.h and kselftest.h
+#            (<tree>/tools/testing/selftests)
+#   --tree   the root of that (partial) kernel tree: <tree>/scripts/checkpatch.pl
+# Exit non-zero, printing nothing on stdout, when the files cannot be had.
+
+# shellcheck source=rig/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+want=selftests
+[ "${1:-}" = --tree ] && want=tree
+
+files="scripts/checkpatch.pl scripts/spelling.txt scripts/const_structs.checkpatch
+scripts/kernel-doc tools/testing/selftests/kselftest_harness.h
+tools/testing/selftests/kselftest.h"
+
+emit() {
+	if [ "$want" = tree ]; then
+		echo "$1"
+	else
+		echo "$1/tools/testing/selftests"
+	fi
+}
+
+if [ -n "${KSRC:-}" ]; then
+	for f in $files; do
+		[ -e "$KSRC/$f" ] || die "KSRC=$KSRC has no $f"
+	done
+	emit "$(cd "$KSRC" && pwd)"
+	exit 0
+fi
+
+# rig_linux_source_deb: download (once) sid's newest linux-source-X.Y .deb
+# and print its path. Shared with build-debug-kernel.sh.
+mkdir -p "$CACHE/locks" "$CACHE/src"
+exec 8>"$CACHE/locks/linux-source"
+flock 8
+rig_apt_setup sid
+rig_apt_update sid
+pkg=$(rig_apt_depends linux-source | grep '^linux-source-' | head -n1) ||
+	die "no linux-source-* behind sid's linux-source metapackage"
+ver=$(rig_apt_version "$pkg")
+deb=$CACHE/src/${pkg}_${ver}_all.deb
+if [ ! -f "$deb" ]; then
+	say fetch-kernel-tools "download $pkg $ver from sid"
+	rm -f "$CACHE"/src/"${pkg}"_*_all.deb
+	(cd "$CACHE/src" && apt-get download -q -o APT::Sandbox::User=root "$pkg") >&2 ||
+		die "apt-get download $pkg failed"
+	[ -f "$deb" ] || deb=$(find "$CACHE/src" -name "${pkg}_*_all.deb" | head -n1)
+fi
+
+dir=$CACHE/tools/${pkg}_$ver
+if [ ! -f "$dir/.done" ]; then
+	say fetch-kernel-tools "extract checkpatch, kernel-doc, kselftest headers from $(basename "$deb")"
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	inner=./usr/src/$pkg.tar.xz
+	top=$pkg
+	# shellcheck disable=SC2046 # the member list is split on purpose
+	dpkg-deb --fsys-tarfile "$deb" | tar -xOf - "$inner" | nice -n 10 xz -dc |
+		tar -x -C "$dir" --strip-components=1 --wildcards \
+			$(for f in $files; do echo "$top/$f"; done) \
+			"$top/tools/docs/kernel-doc*" "$top/tools/lib/python/*" ||
+		die "extracting from $deb failed"
+	for f in $files; do
+		[ -e "$dir/$f" ] || die "$deb has no $f"
+	done
+	touch "$dir/.done"
+fi
+emit "$dir"
