@@ -26,6 +26,8 @@
 # RUNDIR/result lines: "guest_rc N" (absent: never finished), "timeout",
 # "hostfile ok|not ok OFF HEX".
 
+# Run by bash even when called as "sh script" (the Makefile does).
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # shellcheck source=rig/lib.sh
 . "$(dirname "$0")/lib.sh"
 

@@ -13,6 +13,8 @@
 # error; otherwise it is a note and only the selftests are built.
 # Extra make arguments go in RIG_MAKEFLAGS (e.g. "W=1").
 
+# Run by bash even when called as "sh script" (the Makefile does).
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # shellcheck source=rig/lib.sh
 . "$(dirname "$0")/lib.sh"
 

@@ -17,6 +17,8 @@
 #   --tree   the root of that (partial) kernel tree: <tree>/scripts/checkpatch.pl
 # Exit non-zero, printing nothing on stdout, when the files cannot be had.
 
+# Run by bash even when called as "sh script" (the Makefile does).
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # shellcheck source=rig/lib.sh
 . "$(dirname "$0")/lib.sh"
 

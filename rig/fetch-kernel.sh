@@ -9,6 +9,8 @@
 # in $CACHE/kernels/alias-KERNEL.env (see rig_load_kernel in lib.sh).
 # KERNEL=debug is built instead (rig/build-debug-kernel.sh).
 
+# Run by bash even when called as "sh script" (the Makefile does).
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # shellcheck source=rig/lib.sh
 . "$(dirname "$0")/lib.sh"
 

@@ -10,6 +10,8 @@
 # directory as /selftests, the guest script as /rig/guest-script and ENVFILE
 # as /rig/env. Dynamically linked binaries get their libraries copied in.
 
+# Run by bash even when called as "sh script" (the Makefile does).
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # shellcheck source=rig/lib.sh
 . "$(dirname "$0")/lib.sh"
 

@@ -24,6 +24,8 @@
 # check failed; 5 fetch/build/pack failed. The run's files stay in
 # $CACHE/runs/<release>/<n>/ (console.log, result, *.bar, qemu.cmd).
 
+# Run by bash even when called as "sh script" (the Makefile does).
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # shellcheck source=rig/lib.sh
 . "$(dirname "$0")/lib.sh"
 
