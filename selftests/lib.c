@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "lib.h"
 
@@ -230,6 +231,39 @@ int bd_driver_of(const char *bdf, char *buf, size_t len)
 	base = strrchr(target, '/');
 	snprintf(buf, len, "%s", base ? base + 1 : target);
 	return 0;
+}
+
+int bd_run(char *const argv[])
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return -errno;
+	if (!WIFEXITED(status))
+		return -EINTR;
+	return WEXITSTATUS(status);
+}
+
+int bd_wait_path(const char *path, bool exists, int timeout_ms)
+{
+	__u64 deadline = bd_now_ns() + (__u64)timeout_ms * BD_NSEC_PER_MSEC;
+	struct stat st;
+
+	for (;;) {
+		if ((stat(path, &st) == 0) == exists)
+			return 0;
+		if (bd_now_ns() > deadline)
+			return -ETIMEDOUT;
+		usleep(20000);
+	}
 }
 
 __u64 bd_now_ns(void)
@@ -521,46 +555,39 @@ int imp_counters(int impfd, struct bar_dmabuf_imp_counters *c)
 	return bd_ioctl(impfd, BAR_DMABUF_IMP_IOCTL_COUNTERS, c);
 }
 
-static void *bd_async_revoke_fn(void *arg)
+static void *bd_async_fn(void *arg)
 {
-	struct bd_async_revoke *ar = arg;
-	__u32 nr = 0;
+	struct bd_async *a = arg;
 	int ret;
 
-	ar->start_ns = bd_now_ns();
-	ret = bd_revoke(ar->devfd, ar->buf_fd, ar->flags, ar->timeout_ms, &nr);
-	ar->end_ns = bd_now_ns();
+	a->start_ns = bd_now_ns();
+	ret = a->fn(a->arg);
+	a->end_ns = bd_now_ns();
 
-	pthread_mutex_lock(&ar->lock);
-	ar->ret = ret;
-	ar->out_nr = nr;
-	ar->done = true;
-	pthread_cond_broadcast(&ar->cond);
-	pthread_mutex_unlock(&ar->lock);
+	pthread_mutex_lock(&a->lock);
+	a->ret = ret;
+	a->done = true;
+	pthread_cond_broadcast(&a->cond);
+	pthread_mutex_unlock(&a->lock);
 	return NULL;
 }
 
-int bd_async_revoke_start(struct bd_async_revoke *ar, int devfd, int buf_fd,
-			  __u32 flags, __u32 timeout_ms)
+int bd_async_start(struct bd_async *a, int (*fn)(void *), void *arg)
 {
 	pthread_condattr_t ca;
-	int ret;
 
-	memset(ar, 0, sizeof(*ar));
-	ar->devfd = devfd;
-	ar->buf_fd = buf_fd;
-	ar->flags = flags;
-	ar->timeout_ms = timeout_ms;
-	pthread_mutex_init(&ar->lock, NULL);
+	memset(a, 0, sizeof(*a));
+	a->fn = fn;
+	a->arg = arg;
+	pthread_mutex_init(&a->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&ar->cond, &ca);
+	pthread_cond_init(&a->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	ret = pthread_create(&ar->thread, NULL, bd_async_revoke_fn, ar);
-	return -ret;
+	return -pthread_create(&a->thread, NULL, bd_async_fn, a);
 }
 
-bool bd_async_revoke_wait(struct bd_async_revoke *ar, int timeout_ms)
+bool bd_async_wait(struct bd_async *a, int timeout_ms)
 {
 	struct timespec ts;
 	bool done;
@@ -572,21 +599,40 @@ bool bd_async_revoke_wait(struct bd_async_revoke *ar, int timeout_ms)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
-	pthread_mutex_lock(&ar->lock);
-	while (!ar->done) {
-		if (pthread_cond_timedwait(&ar->cond, &ar->lock, &ts) == ETIMEDOUT)
+	pthread_mutex_lock(&a->lock);
+	while (!a->done) {
+		if (pthread_cond_timedwait(&a->cond, &a->lock, &ts) == ETIMEDOUT)
 			break;
 	}
-	done = ar->done;
-	pthread_mutex_unlock(&ar->lock);
+	done = a->done;
+	pthread_mutex_unlock(&a->lock);
 	return done;
 }
 
-void bd_async_revoke_join(struct bd_async_revoke *ar)
+void bd_async_join(struct bd_async *a)
 {
-	pthread_join(ar->thread, NULL);
-	pthread_cond_destroy(&ar->cond);
-	pthread_mutex_destroy(&ar->lock);
+	pthread_join(a->thread, NULL);
+	pthread_cond_destroy(&a->cond);
+	pthread_mutex_destroy(&a->lock);
+}
+
+static int bd_async_revoke_fn(void *arg)
+{
+	struct bd_async_revoke *ar = arg;
+
+	return bd_revoke(ar->devfd, ar->buf_fd, ar->flags, ar->timeout_ms,
+			 &ar->out_nr);
+}
+
+int bd_async_revoke_start(struct bd_async_revoke *ar, int devfd, int buf_fd,
+			  __u32 flags, __u32 timeout_ms)
+{
+	ar->devfd = devfd;
+	ar->buf_fd = buf_fd;
+	ar->flags = flags;
+	ar->timeout_ms = timeout_ms;
+	ar->out_nr = 0;
+	return bd_async_start(&ar->a, bd_async_revoke_fn, ar);
 }
 
 int bd_kmsg_open(void)
@@ -687,6 +733,111 @@ const char *bd_precondition(bool need_importer)
 	if (need_importer && !bd_module_loaded("bar_dmabuf_importer"))
 		return "module bar_dmabuf_importer is not loaded";
 	return NULL;
+}
+
+int bd_env_open(struct bd_env *e, bool need_importer, __u64 min_bar)
+{
+	const char *why;
+
+	memset(e, 0, sizeof(*e));
+	e->devfd = -1;
+	e->impfd = -1;
+	e->kfd = -1;
+	e->bar = -1;
+	why = bd_precondition(need_importer);
+	if (why) {
+		snprintf(e->why, sizeof(e->why), "%s", why);
+		return 1;
+	}
+	e->bdf = bd_env("BAR_DMABUF_BDF");
+	e->devfd = bd_open_dev(e->bdf);
+	if (e->devfd < 0) {
+		snprintf(e->why, sizeof(e->why), "open %s/%s: %s", BD_DEV_DIR,
+			 e->bdf, strerror(-e->devfd));
+		return e->devfd;
+	}
+	if (bd_info(e->devfd, &e->info)) {
+		snprintf(e->why, sizeof(e->why), "INFO: %s", strerror(errno));
+		return -errno;
+	}
+	e->bar = bd_pick_mem_bar(&e->info, min_bar);
+	if (e->bar < 0) {
+		snprintf(e->why, sizeof(e->why),
+			 "no memory BAR of %llu KiB on %s",
+			 (unsigned long long)min_bar / 1024, e->bdf);
+		return 1;
+	}
+	if (need_importer) {
+		e->impfd = imp_open();
+		if (e->impfd < 0) {
+			snprintf(e->why, sizeof(e->why), "open %s: %s",
+				 BD_IMP_NODE, strerror(-e->impfd));
+			return e->impfd;
+		}
+	}
+	e->kfd = bd_kmsg_open();
+	return 0;
+}
+
+void bd_env_close(struct bd_env *e)
+{
+	/* The importer first: its close unmaps and detaches everything. */
+	bd_close(&e->impfd);
+	bd_close(&e->devfd);
+	bd_close(&e->kfd);
+}
+
+int bd_env_export(struct bd_env *e, unsigned int first, unsigned int pages)
+{
+	int fd = -1, ret;
+
+	ret = bd_export_one(e->devfd, e->bar, first * BD_PAGE, pages * BD_PAGE,
+			    &fd);
+	if (ret)
+		snprintf(e->why, sizeof(e->why), "export: %s", strerror(-ret));
+	return ret ? ret : fd;
+}
+
+int bd_env_attach(struct bd_env *e, int buf, __u32 mode, __u32 bflags,
+		  __u32 window_ms, bool map, __u32 *out_handle)
+{
+	__u32 h = 0;
+	int ret;
+
+	ret = imp_attach(e->impfd, buf, 0, &h);
+	if (ret) {
+		snprintf(e->why, sizeof(e->why), "attach: %s", strerror(-ret));
+		return ret;
+	}
+	ret = imp_set_behaviour(e->impfd, h, mode, bflags, window_ms,
+				window_ms ? 20 : 1);
+	if (ret) {
+		snprintf(e->why, sizeof(e->why), "set behaviour: %s",
+			 strerror(-ret));
+		return ret;
+	}
+	if (map) {
+		ret = imp_map(e->impfd, h, NULL);
+		if (ret) {
+			snprintf(e->why, sizeof(e->why), "map: %s",
+				 strerror(-ret));
+			return ret;
+		}
+	}
+	*out_handle = h;
+	return 0;
+}
+
+const char *bd_env_show_log(struct bd_env *e, __u32 h)
+{
+	struct imp_log log;
+
+	if (imp_read_log(e->impfd, h, &log))
+		return " (no timeline)";
+	fprintf(stderr, "# timeline of attachment %u:\n", h);
+	imp_log_dump(&log);
+	imp_log_free(&log);
+	return "";
 }
 
 void bd_close(int *fd)

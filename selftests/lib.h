@@ -107,6 +107,19 @@ long bd_read_file(const char *path, char *buf, size_t len);
 /* The driver @bdf is bound to, into @buf ("" if none); 0 or -errno. */
 int bd_driver_of(const char *bdf, char *buf, size_t len);
 
+/*
+ * Run @argv (argv[0] a path or a name looked up in PATH) and wait for it:
+ * its exit status, or -errno if it could not run or died of a signal.
+ */
+int bd_run(char *const argv[]);
+
+/*
+ * Wait, checking every 20 ms, until @path exists (@exists true) or is gone,
+ * at most @timeout_ms; 0 when it happened, -ETIMEDOUT otherwise. For state
+ * that only sysfs/devtmpfs show, with no event to wait on.
+ */
+int bd_wait_path(const char *path, bool exists, int timeout_ms);
+
 /* ---- time ---- */
 
 /* CLOCK_MONOTONIC in ns, the clock the importer's log uses. */
@@ -172,33 +185,42 @@ void imp_log_dump(const struct imp_log *log);
 
 int imp_counters(int impfd, struct bar_dmabuf_imp_counters *c);
 
-/* ---- a revoke running in a thread, so the test can watch it block ---- */
+/* ---- a blocking call running in a thread, so the test can watch it ---- */
 
-struct bd_async_revoke {
+struct bd_async {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	int (*fn)(void *arg);	/* returns 0 or -errno */
+	void *arg;
+	bool done;		/* protected by @lock */
+	int ret;		/* @fn's result, valid once @done */
+	__u64 start_ns;		/* just before @fn */
+	__u64 end_ns;		/* just after it returned */
+};
+
+/* Start @fn(@arg) in a new thread; 0 or -errno. */
+int bd_async_start(struct bd_async *a, int (*fn)(void *), void *arg);
+/*
+ * Wait at most @timeout_ms for it to return; true if it has. A call that
+ * is expected to block is checked with a false result here.
+ */
+bool bd_async_wait(struct bd_async *a, int timeout_ms);
+/* Join the thread (after the call returned). */
+void bd_async_join(struct bd_async *a);
+
+/* A revoke as a struct bd_async: @a.ret is bd_revoke()'s result. */
+struct bd_async_revoke {
+	struct bd_async a;
 	int devfd;
 	int buf_fd;
 	__u32 flags;
 	__u32 timeout_ms;
 	__u32 out_nr;
-	bool done;		/* protected by @lock */
-	int ret;		/* bd_revoke()'s result, valid once @done */
-	__u64 start_ns;		/* just before the ioctl */
-	__u64 end_ns;		/* just after it returned */
 };
 
-/* Start bd_revoke() in a new thread; 0 or -errno. */
 int bd_async_revoke_start(struct bd_async_revoke *ar, int devfd, int buf_fd,
 			  __u32 flags, __u32 timeout_ms);
-/*
- * Wait at most @timeout_ms for it to return; true if it has. A revoke that
- * is expected to block is checked with a false result here.
- */
-bool bd_async_revoke_wait(struct bd_async_revoke *ar, int timeout_ms);
-/* Join the thread (after the revoke returned). */
-void bd_async_revoke_join(struct bd_async_revoke *ar);
 
 /* ---- kernel log ---- */
 
@@ -219,6 +241,42 @@ int bd_kmsg_find(int kfd, const char *needle, char *line, size_t len);
 int bd_kmsg_find_problem(int kfd, char *line, size_t len);
 
 /* ---- helpers for common fixture setups ---- */
+
+/*
+ * What most fixtures open: the device node, the importer (optional) and a
+ * kernel-log cursor, plus a memory BAR to export from.
+ */
+struct bd_env {
+	const char *bdf;
+	int devfd;
+	int impfd;	/* -1 unless the importer was asked for */
+	int kfd;	/* /dev/kmsg cursor, -1 if unreadable */
+	int bar;
+	struct bar_dmabuf_info info;
+	char why[256];	/* reason of the last skip or failure */
+};
+
+/*
+ * Open @e. Returns 0, 1 when a device, module or BAR is missing (a SKIP;
+ * the reason is in @e->why), or -errno on a real error (also in @e->why).
+ * @min_bar is the least size of the memory BAR to pick.
+ */
+int bd_env_open(struct bd_env *e, bool need_importer, __u64 min_bar);
+void bd_env_close(struct bd_env *e);
+
+/* Export @pages pages at page @first of @e->bar: the fd or -errno. */
+int bd_env_export(struct bd_env *e, unsigned int first, unsigned int pages);
+
+/*
+ * Attach a revocable importer to @buf, set its unmap @mode, behaviour
+ * @bflags and late-read @window_ms (20 ms apart), and map it if @map.
+ * 0 or -errno (the step that failed is in @e->why).
+ */
+int bd_env_attach(struct bd_env *e, int buf, __u32 mode, __u32 bflags,
+		  __u32 window_ms, bool map, __u32 *out_handle);
+
+/* Print the timeline of @h to stderr; returns "" (for use inside TH_LOG). */
+const char *bd_env_show_log(struct bd_env *e, __u32 h);
 
 /*
  * The reason a test needs to skip because a device or node is missing, or

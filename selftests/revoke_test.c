@@ -36,46 +36,37 @@
 #define BUF_PAGES	4
 
 /*
- * What every fixture of this file opens: the device, the importer and a
- * kernel-log cursor. env_open() skips (returning false) when a device or
- * module is missing, and asserts on real errors.
+ * Open the environment for a FIXTURE_SETUP: false (after SKIP) when a
+ * device or module is missing, a failed ASSERT on real errors.
  */
-struct env {
-	const char *bdf;
-	int devfd;
-	int impfd;
-	int kfd;
-	int bar;
-	struct bar_dmabuf_info info;
-};
-
-static bool env_open(struct __test_metadata *_metadata, struct env *e)
+static bool env_setup(struct __test_metadata *_metadata, struct bd_env *e,
+		      bool *skipped)
 {
-	const char *why;
+	int ret = bd_env_open(e, true, 64 * BD_PAGE);
 
-	e->devfd = -1;
-	e->impfd = -1;
-	e->kfd = -1;
-	why = bd_precondition(true);
-	if (why)
-		SKIP(return false, "%s", why);
-	e->bdf = bd_env("BAR_DMABUF_BDF");
-	e->devfd = bd_open_dev(e->bdf);
-	ASSERT_LE(0, e->devfd) TH_LOG("open node of %s: %s", e->bdf,
-				      strerror(-e->devfd));
-	ASSERT_EQ(0, bd_info(e->devfd, &e->info));
-	e->bar = bd_pick_mem_bar(&e->info, 64 * BD_PAGE);
-	if (e->bar < 0)
-		SKIP(return false, "no memory BAR of 64 pages on %s", e->bdf);
-	e->impfd = imp_open();
-	ASSERT_LE(0, e->impfd) TH_LOG("open %s: %s", BD_IMP_NODE,
-				      strerror(-e->impfd));
-	e->kfd = bd_kmsg_open();
+	if (ret > 0) {
+		*skipped = true;
+		SKIP(return false, "%s", e->why);
+	}
+	ASSERT_EQ(0, ret) TH_LOG("%s", e->why);
 	return true;
 }
 
+/* Attach (and map) with the given behaviour; fails the test on error. */
+static __u32 env_attach(struct __test_metadata *_metadata, struct bd_env *e,
+			int buf, __u32 mode, __u32 bflags, __u32 window_ms,
+			bool map)
+{
+	__u32 h = 0;
+
+	ASSERT_EQ(0, bd_env_attach(e, buf, mode, bflags, window_ms, map, &h))
+		TH_LOG("%s", e->why);
+	return h;
+}
+
 /* The kernel log stayed clean while the test ran. */
-static void env_check_kmsg(struct __test_metadata *_metadata, struct env *e)
+static void env_check_kmsg(struct __test_metadata *_metadata,
+			   struct bd_env *e)
 {
 	char line[512];
 
@@ -85,65 +76,12 @@ static void env_check_kmsg(struct __test_metadata *_metadata, struct env *e)
 		TH_LOG("kernel log: %s", line);
 }
 
-static void env_close(struct env *e)
-{
-	bd_close(&e->impfd);
-	bd_close(&e->devfd);
-	bd_close(&e->kfd);
-}
-
-/* Export @pages pages at page @first of the test BAR. */
-static int env_export(struct env *e, unsigned int first, unsigned int pages)
-{
-	int fd = -1, ret;
-
-	ret = bd_export_one(e->devfd, e->bar, first * BD_PAGE, pages * BD_PAGE,
-			    &fd);
-	return ret ? ret : fd;
-}
-
-/* Attach a revocable importer with the given unmap behaviour and map it. */
-static __u32 env_attach(struct __test_metadata *_metadata, struct env *e,
-			int buf, __u32 mode, __u32 bflags, __u32 window_ms,
-			bool map)
-{
-	__u32 h = 0;
-	int ret;
-
-	ret = imp_attach(e->impfd, buf, 0, &h);
-	ASSERT_EQ(0, ret) TH_LOG("attach: %s", strerror(-ret));
-	ret = imp_set_behaviour(e->impfd, h, mode, bflags, window_ms,
-				window_ms ? 20 : 1);
-	ASSERT_EQ(0, ret) TH_LOG("set behaviour: %s", strerror(-ret));
-	if (map) {
-		ret = imp_map(e->impfd, h, NULL);
-		ASSERT_EQ(0, ret) TH_LOG("map: %s", strerror(-ret));
-	}
-	return h;
-}
-
-/*
- * Print the timeline of @h; returns "" so that it can be an argument of a
- * TH_LOG(), which the harness evaluates only when the check failed.
- */
-static const char *show_log(struct env *e, __u32 h)
-{
-	struct imp_log log;
-
-	if (imp_read_log(e->impfd, h, &log))
-		return "(no timeline)";
-	fprintf(stderr, "# timeline of attachment %u:\n", h);
-	imp_log_dump(&log);
-	imp_log_free(&log);
-	return "";
-}
-
 /* ------------------------------------------------------------------ */
 
 FIXTURE(fence)
 {
 	bool skipped;
-	struct env e;
+	struct bd_env e;
 	int buf;
 };
 
@@ -167,18 +105,16 @@ FIXTURE_VARIANT_ADD(fence, bookkeep) {
 FIXTURE_SETUP(fence)
 {
 	self->buf = -1;
-	if (!env_open(_metadata, &self->e)) {
-		self->skipped = true;
+	if (!env_setup(_metadata, &self->e, &self->skipped))
 		return;
-	}
-	self->buf = env_export(&self->e, 0, BUF_PAGES);
+	self->buf = bd_env_export(&self->e, 0, BUF_PAGES);
 	ASSERT_LE(0, self->buf);
 }
 
 FIXTURE_TEARDOWN(fence)
 {
 	bd_close(&self->buf);
-	env_close(&self->e);
+	bd_env_close(&self->e);
 }
 
 /*
@@ -211,22 +147,22 @@ TEST_F_TIMEOUT(fence, held_fence_blocks_revoke, 120)
 				    BAR_DMABUF_IMP_EV_INVALIDATE, 1, EVENT_MS,
 				    NULL));
 	/* Rule 4: still waiting for the fence. */
-	EXPECT_FALSE(bd_async_revoke_wait(&ar, BLOCKED_MS))
+	EXPECT_FALSE(bd_async_wait(&ar.a, BLOCKED_MS))
 		TH_LOG("revoke returned %d with the fence unsignalled%s",
-		       ar.ret, show_log(&self->e, h));
+		       ar.a.ret, bd_env_show_log(&self->e, h));
 
 	ASSERT_EQ(0, imp_signal(self->e.impfd, job));
 	ASSERT_EQ(0, imp_wait_job(self->e.impfd, job, EVENT_MS, NULL, 0,
 				  &status, &sig_ns));
 	EXPECT_EQ(0, status);
-	ASSERT_TRUE(bd_async_revoke_wait(&ar, RETURN_MS));
-	bd_async_revoke_join(&ar);
-	EXPECT_EQ(0, ar.ret);
+	ASSERT_TRUE(bd_async_wait(&ar.a, RETURN_MS));
+	bd_async_join(&ar.a);
+	EXPECT_EQ(0, ar.a.ret);
 	/* Rule 6: it returned after the fence signalled, not before. */
-	EXPECT_LE(sig_ns, ar.end_ns)
+	EXPECT_LE(sig_ns, ar.a.end_ns)
 		TH_LOG("revoke returned %lld ms before the fence signalled%s",
-		       bd_ms_between(ar.end_ns, sig_ns), show_log(&self->e, h));
-	EXPECT_LE(BLOCKED_MS, bd_ms_between(ar.start_ns, ar.end_ns));
+		       bd_ms_between(ar.a.end_ns, sig_ns), bd_env_show_log(&self->e, h));
+	EXPECT_LE(BLOCKED_MS, bd_ms_between(ar.a.start_ns, ar.a.end_ns));
 	env_check_kmsg(_metadata, &self->e);
 }
 
@@ -248,7 +184,7 @@ TEST_F_TIMEOUT(fence, imported_sync_file_blocks_revoke, 120)
 		return;
 	if (variant->usage != BAR_DMABUF_IMP_USAGE_WRITE)
 		SKIP(return, "one run is enough (usage of the job is irrelevant)");
-	other = env_export(&self->e, BUF_PAGES, BUF_PAGES);
+	other = bd_env_export(&self->e, BUF_PAGES, BUF_PAGES);
 	ASSERT_LE(0, other);
 	h = env_attach(_metadata, &self->e, other, BAR_DMABUF_IMP_UNMAP_SYNC,
 		       0, 0, true);
@@ -267,18 +203,18 @@ TEST_F_TIMEOUT(fence, imported_sync_file_blocks_revoke, 120)
 
 	ASSERT_EQ(0, bd_async_revoke_start(&ar, self->e.devfd, self->buf, 0,
 					   60000));
-	EXPECT_FALSE(bd_async_revoke_wait(&ar, BLOCKED_MS))
+	EXPECT_FALSE(bd_async_wait(&ar.a, BLOCKED_MS))
 		TH_LOG("revoke returned %d with the imported fence unsignalled",
-		       ar.ret);
+		       ar.a.ret);
 
 	ASSERT_EQ(0, imp_signal(self->e.impfd, job));
 	EXPECT_EQ(1, bd_poll_in(sync_fd, EVENT_MS));
 	ASSERT_EQ(0, imp_wait_job(self->e.impfd, job, EVENT_MS, NULL, 0, NULL,
 				  &sig_ns));
-	ASSERT_TRUE(bd_async_revoke_wait(&ar, RETURN_MS));
-	bd_async_revoke_join(&ar);
-	EXPECT_EQ(0, ar.ret);
-	EXPECT_LE(sig_ns, ar.end_ns);
+	ASSERT_TRUE(bd_async_wait(&ar.a, RETURN_MS));
+	bd_async_join(&ar.a);
+	EXPECT_EQ(0, ar.a.ret);
+	EXPECT_LE(sig_ns, ar.a.end_ns);
 	close(sync_fd);
 	close(other);
 	env_check_kmsg(_metadata, &self->e);
@@ -289,25 +225,23 @@ TEST_F_TIMEOUT(fence, imported_sync_file_blocks_revoke, 120)
 FIXTURE(rv)
 {
 	bool skipped;
-	struct env e;
+	struct bd_env e;
 	int buf;
 };
 
 FIXTURE_SETUP(rv)
 {
 	self->buf = -1;
-	if (!env_open(_metadata, &self->e)) {
-		self->skipped = true;
+	if (!env_setup(_metadata, &self->e, &self->skipped))
 		return;
-	}
-	self->buf = env_export(&self->e, 0, BUF_PAGES);
+	self->buf = bd_env_export(&self->e, 0, BUF_PAGES);
 	ASSERT_LE(0, self->buf);
 }
 
 FIXTURE_TEARDOWN(rv)
 {
 	bd_close(&self->buf);
-	env_close(&self->e);
+	bd_env_close(&self->e);
 }
 
 /*
@@ -344,10 +278,10 @@ TEST_F_TIMEOUT(rv, delayed_unmap_blocks_revoke, 120)
 	EXPECT_NE(0, inv);
 	EXPECT_NE(0, unmap);
 	/* Rule 6: the revoke returned after the unmap... */
-	EXPECT_LE(unmap, t1) TH_LOG("%s", show_log(&self->e, h));
+	EXPECT_LE(unmap, t1) TH_LOG("%s", bd_env_show_log(&self->e, h));
 	EXPECT_LE(inv, unmap);
 	/* ...and not before the importer's window had passed. */
-	EXPECT_LE(D, bd_ms_between(t0, t1)) TH_LOG("%s", show_log(&self->e, h));
+	EXPECT_LE(D, bd_ms_between(t0, t1)) TH_LOG("%s", bd_env_show_log(&self->e, h));
 
 	/* Rule 5: every late read in the window saw the BAR's data. */
 	for (i = 0; i < log.nr; i++) {
@@ -363,7 +297,7 @@ TEST_F_TIMEOUT(rv, delayed_unmap_blocks_revoke, 120)
 	EXPECT_LT(1, late);
 	EXPECT_EQ(0, imp_log_count(&log, BAR_DMABUF_IMP_EV_DMA_FAULT));
 	EXPECT_EQ(c0.out_dma_faults, c1.out_dma_faults)
-		TH_LOG("%s", show_log(&self->e, h));
+		TH_LOG("%s", bd_env_show_log(&self->e, h));
 	imp_log_free(&log);
 	env_check_kmsg(_metadata, &self->e);
 }
@@ -561,7 +495,7 @@ TEST_F(rv, remap_right_after_restore)
 	}
 	EXPECT_LE(2, maps);
 	EXPECT_EQ(0, last) TH_LOG("re-map after restore: %s%s", strerror(-last),
-				  show_log(&self->e, h));
+				  bd_env_show_log(&self->e, h));
 	imp_log_free(&log);
 	env_check_kmsg(_metadata, &self->e);
 }
@@ -592,7 +526,7 @@ TEST_F(rv, revoke_twice)
 FIXTURE(multi)
 {
 	bool skipped;
-	struct env e;
+	struct bd_env e;
 	int buf;
 };
 
@@ -612,18 +546,16 @@ FIXTURE_VARIANT_ADD(multi, unmap_first) {
 FIXTURE_SETUP(multi)
 {
 	self->buf = -1;
-	if (!env_open(_metadata, &self->e)) {
-		self->skipped = true;
+	if (!env_setup(_metadata, &self->e, &self->skipped))
 		return;
-	}
-	self->buf = env_export(&self->e, 0, BUF_PAGES);
+	self->buf = bd_env_export(&self->e, 0, BUF_PAGES);
 	ASSERT_LE(0, self->buf);
 }
 
 FIXTURE_TEARDOWN(multi)
 {
 	bd_close(&self->buf);
-	env_close(&self->e);
+	bd_env_close(&self->e);
 }
 
 /*
@@ -662,32 +594,32 @@ TEST_F_TIMEOUT(multi, last_fence_and_last_unmap, 120)
 	/* h3 unmaps on its own; wait for it so the order below is ours. */
 	EXPECT_EQ(0, imp_wait_event(self->e.impfd, h3, BAR_DMABUF_IMP_EV_UNMAP,
 				    1, EVENT_MS, &u3));
-	EXPECT_FALSE(bd_async_revoke_wait(&ar, BLOCKED_MS));
+	EXPECT_FALSE(bd_async_wait(&ar.a, BLOCKED_MS));
 
 	if (variant->fence_first) {
 		ASSERT_EQ(0, imp_signal(self->e.impfd, job));
-		EXPECT_FALSE(bd_async_revoke_wait(&ar, BLOCKED_MS))
+		EXPECT_FALSE(bd_async_wait(&ar.a, BLOCKED_MS))
 			TH_LOG("returned with a mapping outstanding");
 		ASSERT_EQ(0, imp_unmap(self->e.impfd, h2));
 	} else {
 		ASSERT_EQ(0, imp_unmap(self->e.impfd, h2));
-		EXPECT_FALSE(bd_async_revoke_wait(&ar, BLOCKED_MS))
+		EXPECT_FALSE(bd_async_wait(&ar.a, BLOCKED_MS))
 			TH_LOG("returned with a fence outstanding");
 		ASSERT_EQ(0, imp_signal(self->e.impfd, job));
 	}
 	ASSERT_EQ(0, imp_wait_job(self->e.impfd, job, EVENT_MS, NULL, 0, NULL,
 				  &sig_ns));
-	ASSERT_TRUE(bd_async_revoke_wait(&ar, RETURN_MS));
-	bd_async_revoke_join(&ar);
-	EXPECT_EQ(0, ar.ret);
+	ASSERT_TRUE(bd_async_wait(&ar.a, RETURN_MS));
+	bd_async_join(&ar.a);
+	EXPECT_EQ(0, ar.a.ret);
 
 	ASSERT_EQ(0, imp_read_log(self->e.impfd, h2, &log));
 	u2 = imp_log_last(&log, BAR_DMABUF_IMP_EV_UNMAP);
 	imp_log_free(&log);
 	EXPECT_NE(0, u2);
-	EXPECT_LE(sig_ns, ar.end_ns);
-	EXPECT_LE(u2, ar.end_ns);
-	EXPECT_LE(u3, ar.end_ns);
+	EXPECT_LE(sig_ns, ar.a.end_ns);
+	EXPECT_LE(u2, ar.a.end_ns);
+	EXPECT_LE(u3, ar.a.end_ns);
 	env_check_kmsg(_metadata, &self->e);
 }
 
@@ -696,25 +628,23 @@ TEST_F_TIMEOUT(multi, last_fence_and_last_unmap, 120)
 FIXTURE(stuck)
 {
 	bool skipped;
-	struct env e;
+	struct bd_env e;
 	int buf;
 };
 
 FIXTURE_SETUP(stuck)
 {
 	self->buf = -1;
-	if (!env_open(_metadata, &self->e)) {
-		self->skipped = true;
+	if (!env_setup(_metadata, &self->e, &self->skipped))
 		return;
-	}
-	self->buf = env_export(&self->e, 0, BUF_PAGES);
+	self->buf = bd_env_export(&self->e, 0, BUF_PAGES);
 	ASSERT_LE(0, self->buf);
 }
 
 FIXTURE_TEARDOWN(stuck)
 {
 	bd_close(&self->buf);
-	env_close(&self->e);
+	bd_env_close(&self->e);
 }
 
 /* Does any file under debugfs bar_dmabuf/<bdf>/ contain @needle? */
@@ -787,7 +717,7 @@ TEST_F_TIMEOUT(stuck, timeout_names_importer_then_resumes, 120)
 FIXTURE(batch)
 {
 	bool skipped;
-	struct env e;
+	struct bd_env e;
 	int bufs[BATCH];
 };
 
@@ -797,12 +727,10 @@ FIXTURE_SETUP(batch)
 
 	for (i = 0; i < BATCH; i++)
 		self->bufs[i] = -1;
-	if (!env_open(_metadata, &self->e)) {
-		self->skipped = true;
+	if (!env_setup(_metadata, &self->e, &self->skipped))
 		return;
-	}
 	for (i = 0; i < BATCH; i++) {
-		self->bufs[i] = env_export(&self->e, i, 1);
+		self->bufs[i] = bd_env_export(&self->e, i, 1);
 		ASSERT_LE(0, self->bufs[i]);
 	}
 }
@@ -813,7 +741,7 @@ FIXTURE_TEARDOWN(batch)
 
 	for (i = 0; i < BATCH; i++)
 		bd_close(&self->bufs[i]);
-	env_close(&self->e);
+	bd_env_close(&self->e);
 }
 
 /*
