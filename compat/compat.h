@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * One name per kernel API for bar_dmabuf and bar_dmabuf_importer.
+ *
+ * This is the only file that may test HAVE_* (answers of the feature probes
+ * in compat/probes/, written by compat/run-probes.sh into
+ * bar_dmabuf_probes.h) or IS_ENABLED(CONFIG_...) to choose an API; it
+ * needs no LINUX_VERSION_CODE at all. The .c files call the
+ * bar_dmabuf_compat_* names below and never look at versions themselves.
+ */
+#ifndef _BAR_DMABUF_COMPAT_H
+#define _BAR_DMABUF_COMPAT_H
+
+#include <linux/dma-buf.h>
+#include <linux/dma-fence.h>
+#include <linux/dma-mapping.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/pci-p2pdma.h>
+#include <linux/rcupdate.h>
+#include <linux/slab.h>
+
+#include "bar_dmabuf_probes.h"
+
+/*
+ * The floor: the API of 6.1, the oldest kernel we test. Checked through a
+ * feature (fence usages, 5.19) rather than LINUX_VERSION_CODE, which
+ * distribution backports make unreliable.
+ */
+#if !HAVE_DMA_RESV_USAGE_BOOKKEEP
+#error "bar-dmabuf needs Linux 6.1 or newer (no DMA_RESV_USAGE_BOOKKEEP here)"
+#endif
+
+/* ===================== exporter (bar_dmabuf) section ===================== */
+
+/* MODULE_IMPORT_NS() takes a string from 6.13 on. */
+#if HAVE_MODULE_IMPORT_NS_IDENT
+#define BAR_DMABUF_COMPAT_IMPORT_NS_DMA_BUF() MODULE_IMPORT_NS(DMA_BUF)
+#else
+#define BAR_DMABUF_COMPAT_IMPORT_NS_DMA_BUF() MODULE_IMPORT_NS("DMA_BUF")
+#endif
+
+/*
+ * Zeroed allocation of one object, GFP_KERNEL: kzalloc_obj() from 7.0
+ * (which checkpatch asks for), kzalloc(sizeof()) before.
+ */
+#if HAVE_KZALLOC_OBJ
+#define bar_dmabuf_compat_zalloc(obj) kzalloc_obj(obj)
+#else
+#define bar_dmabuf_compat_zalloc(obj) kzalloc(sizeof(obj), GFP_KERNEL)
+#endif
+
+/* vma->vm_flags is read-only from 6.3 on. */
+static inline void bar_dmabuf_compat_vm_flags_set(struct vm_area_struct *vma,
+						  vm_flags_t flags)
+{
+#if HAVE_VM_FLAGS_SET
+	vm_flags_set(vma, flags);
+#else
+	vma->vm_flags |= flags;
+#endif
+}
+
+/*
+ * Tell every attachment its mappings are gone (dma_buf_move_notify() until
+ * 7.0, dma_buf_invalidate_mappings() from 7.1). Caller holds the resv lock.
+ */
+static inline void bar_dmabuf_compat_invalidate(struct dma_buf *dmabuf)
+{
+#if HAVE_DMA_BUF_INVALIDATE_MAPPINGS
+	dma_buf_invalidate_mappings(dmabuf);
+#else
+	dma_buf_move_notify(dmabuf);
+#endif
+}
+
+/*
+ * Does the importer promise to unmap within bounded time after an
+ * invalidation?
+ *
+ * 7.1+: dma_buf_attach_revocable(): it has an invalidate_mappings callback
+ * (a pinned importer may now pass importer_ops without one).
+ *
+ * 6.1-7.0: the core refuses (WARN + -EINVAL) a dynamic attach without
+ * move_notify, so every dynamic importer has the callback and this is the
+ * best the kernel can tell us. It cannot prove that the callback really
+ * stops the hardware and leads to an unmap: some importers only log in it
+ * (RDMA's pinned umem path warns and keeps the mapping). Such an importer
+ * makes a revoke time out (rule 8), it cannot make us free the BAR early.
+ */
+static inline bool
+bar_dmabuf_compat_attach_revocable(struct dma_buf_attachment *attach)
+{
+#if HAVE_DMA_BUF_ATTACH_REVOCABLE
+	return dma_buf_attach_revocable(attach);
+#else
+	return attach->importer_ops && attach->importer_ops->move_notify;
+#endif
+}
+
+/*
+ * Take a reference on a file that may be in its final fput. Caller keeps
+ * the struct file memory alive (for us: the buffer is on the device list,
+ * which our release op leaves under the device lock).
+ */
+static inline struct file *bar_dmabuf_compat_get_file_active(struct file **f)
+{
+#if HAVE_GET_FILE_ACTIVE
+	return get_file_active(f);
+#else
+	return get_file_rcu(*f) ? *f : NULL;
+#endif
+}
+
+/* "driver/timeline" of a fence, for diagnostics. */
+static inline void bar_dmabuf_compat_fence_name(struct dma_fence *fence,
+						char *buf, size_t len)
+{
+#if HAVE_DMA_FENCE_DRIVER_NAME
+	const char __rcu *drv;
+	const char __rcu *tl;
+
+	rcu_read_lock();
+	drv = dma_fence_driver_name(fence);
+	tl = dma_fence_timeline_name(fence);
+	snprintf(buf, len, "%s/%s", rcu_dereference(drv), rcu_dereference(tl));
+	rcu_read_unlock();
+#else
+	snprintf(buf, len, "%s/%s", fence->ops->get_driver_name(fence),
+		 fence->ops->get_timeline_name(fence));
+#endif
+}
+
+/*
+ * P2P reachability on kernels without per-BAR providers: the P2P distance
+ * from the BAR's device to the importer's device, < 0 when there is no
+ * provable path. Debian's 6.1 has no CONFIG_PCI_P2PDMA: always < 0.
+ */
+static inline int bar_dmabuf_compat_p2p_distance(struct pci_dev *provider,
+						 struct device *client)
+{
+	if (!IS_ENABLED(CONFIG_PCI_P2PDMA))
+		return -1;
+	return pci_p2pdma_distance(provider, client, true);
+}
+
+/*
+ * The dma-buf P2P mapping helpers (6.19+): per-BAR providers, map type
+ * from provider to importer, and the phys_vec -> sg_table helpers.
+ */
+#if HAVE_DMA_BUF_PHYS_VEC_TO_SGT && HAVE_PCIM_P2PDMA_PROVIDER
+#include <linux/dma-buf-mapping.h>
+
+#define bar_dmabuf_phys_vec phys_vec
+#define BAR_DMABUF_COMPAT_P2P_HELPERS 1
+
+static inline int bar_dmabuf_compat_p2p_init(struct pci_dev *pdev)
+{
+	if (!IS_ENABLED(CONFIG_PCI_P2PDMA))
+		return -EOPNOTSUPP;
+	return pcim_p2pdma_init(pdev);
+}
+
+static inline struct p2pdma_provider *
+bar_dmabuf_compat_p2p_provider(struct pci_dev *pdev, int bar)
+{
+	return pcim_p2pdma_provider(pdev, bar);
+}
+
+/* true if the helpers can map @provider's MMIO for @dev */
+static inline bool
+bar_dmabuf_compat_p2p_provable(struct p2pdma_provider *provider,
+			       struct device *dev)
+{
+	switch (pci_p2pdma_map_type(provider, dev)) {
+	case PCI_P2PDMA_MAP_BUS_ADDR:
+	case PCI_P2PDMA_MAP_THRU_HOST_BRIDGE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static inline struct sg_table *
+bar_dmabuf_compat_p2p_map(struct dma_buf_attachment *attach,
+			  struct p2pdma_provider *provider,
+			  struct bar_dmabuf_phys_vec *vec, size_t nr,
+			  size_t size, enum dma_data_direction dir)
+{
+	return dma_buf_phys_vec_to_sgt(attach, provider, vec, nr, size, dir);
+}
+
+static inline void bar_dmabuf_compat_p2p_unmap(struct dma_buf_attachment *a,
+					       struct sg_table *sgt,
+					       enum dma_data_direction dir)
+{
+	dma_buf_free_sgt(a, sgt, dir);
+}
+#else
+struct bar_dmabuf_phys_vec {
+	phys_addr_t paddr;
+	size_t len;
+};
+
+struct p2pdma_provider;
+#define BAR_DMABUF_COMPAT_P2P_HELPERS 0
+
+static inline int bar_dmabuf_compat_p2p_init(struct pci_dev *pdev)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline struct p2pdma_provider *
+bar_dmabuf_compat_p2p_provider(struct pci_dev *pdev, int bar)
+{
+	return NULL;
+}
+
+static inline bool
+bar_dmabuf_compat_p2p_provable(struct p2pdma_provider *provider,
+			       struct device *dev)
+{
+	return false;
+}
+
+static inline struct sg_table *
+bar_dmabuf_compat_p2p_map(struct dma_buf_attachment *attach,
+			  struct p2pdma_provider *provider,
+			  struct bar_dmabuf_phys_vec *vec, size_t nr,
+			  size_t size, enum dma_data_direction dir)
+{
+	return ERR_PTR(-EOPNOTSUPP);
+}
+
+static inline void bar_dmabuf_compat_p2p_unmap(struct dma_buf_attachment *a,
+					       struct sg_table *sgt,
+					       enum dma_data_direction dir)
+{
+}
+#endif
+
+/* =================== end of exporter (bar_dmabuf) section ================ */
+
+/* ============== importer (bar_dmabuf_importer) section ============== */
+
+/*
+ * The member of &struct dma_buf_attach_ops that the exporter calls to
+ * invalidate an importer's mappings: move_notify until 7.0,
+ * invalidate_mappings from 7.1. Use as a designated initialiser:
+ * .BAR_DMABUF_IMP_COMPAT_INVALIDATE_OP = callback.
+ */
+#if HAVE_DMA_BUF_ATTACH_OPS_INVALIDATE_MAPPINGS
+#define BAR_DMABUF_IMP_COMPAT_INVALIDATE_OP invalidate_mappings
+#else
+#define BAR_DMABUF_IMP_COMPAT_INVALIDATE_OP move_notify
+#endif
+
+/* ============ end of importer (bar_dmabuf_importer) section ============ */
+
+#endif /* _BAR_DMABUF_COMPAT_H */

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * bar_dmabuf private header.
+ *
+ * Lock order (outer first):
+ *
+ *   bar_dmabuf_dev.lock (mutex, "device lock")
+ *     dma_resv lock of a buffer (dmabuf->resv, a ww_mutex)
+ *       importer locks (taken by importers inside their invalidate callback)
+ *         bar_dmabuf_buf.alock (spinlock, innermost, never held while
+ *                               calling anyone)
+ *
+ * An importer callback never needs the device lock: map, unmap, pin, unpin,
+ * attach, detach and the mmap fault take at most the resv lock and alock.
+ * Nothing on the unmap path takes the resv lock (the core already holds it:
+ * an importer may unmap from inside its invalidate callback or later from
+ * a worker), and the revoke waits (rules 4 and 5) run with neither the
+ * device lock nor any resv lock held.
+ *
+ * Module lifetime: every exported buffer holds a reference on this module.
+ * The dma-buf core takes it in dma_buf_export() from exp_info.owner
+ * (THIS_MODULE) and drops it after our release op has returned, so
+ * "rmmod bar_dmabuf" fails with "in use" while any buffer fd, mmap or
+ * importer reference exists, and a module unload can never run into a
+ * use-after-free. Unloading unbinds every device, which runs the full revoke
+ * sequence of the removal path (which then has nothing left to wait for).
+ */
+#ifndef _BAR_DMABUF_PRIV_H
+#define _BAR_DMABUF_PRIV_H
+
+#include <linux/dma-buf.h>
+#include <linux/kref.h>
+#include <linux/ktime.h>
+#include <linux/list.h>
+#include <linux/miscdevice.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+
+#include <linux/bar_dmabuf.h>
+
+#include "compat.h"
+
+#define BAR_DMABUF_NAME_LEN	32	/* "0000:00:00.0" and friends */
+#define BAR_DMABUF_MAX_DEVICES	16	/* entries in bdf= */
+
+/* module parameters (main.c) */
+extern unsigned int bar_dmabuf_revoke_timeout_ms;
+extern bool bar_dmabuf_allow_unproven_p2p;
+
+/**
+ * struct bar_dmabuf_dev - one bound PCI function
+ * @kref: lifetime of this struct. References: the PCI binding (probe to the
+ *	end of remove), every open control-node file (open to release), every
+ *	buffer (export to its release op). The last put frees it and drops the
+ *	pci_dev reference.
+ * @pdev: the function; a pci_dev reference is held for the life of @kref
+ *	so names and resources can still be printed after a hot-unplug.
+ * @name: pci_name() of @pdev, immutable
+ * @misc_name: "bar_dmabuf!<bdf>", the node is /dev/bar_dmabuf/<bdf>
+ * @misc: control node, registered from probe to remove
+ * @debugfs: bar_dmabuf/<bdf>/, from probe to remove (may be an error ptr)
+ * @providers: P2P provider per BAR (NULL where the kernel has none); set in
+ *	probe, devres-managed, valid until remove returns, which is after every
+ *	mapping made from them is gone (rule 8: removal waits)
+ * @lock: the device lock: protects the fields below
+ * @buffers: every buffer exported from this device and not yet released
+ *	(&bar_dmabuf_buf.node)
+ * @gone: set once remove starts; no new export, no restore
+ * @resetting: between reset_prepare and reset_done; no export, no restore
+ * @open_count: open control-node files; the last close revokes everything
+ * @next_id: id of the next buffer (for logs, debugfs, tracepoints)
+ */
+struct bar_dmabuf_dev {
+	struct kref kref;
+	struct pci_dev *pdev;
+	char name[BAR_DMABUF_NAME_LEN];
+	char misc_name[BAR_DMABUF_NAME_LEN];
+	struct miscdevice misc;
+	struct dentry *debugfs;
+	struct p2pdma_provider *providers[BAR_DMABUF_NUM_BARS];
+
+	struct mutex lock;		/* the device lock */
+	struct list_head buffers;
+	bool gone;
+	bool resetting;
+	unsigned int open_count;
+	u32 next_id;
+};
+
+/**
+ * struct bar_dmabuf_buf - one exported buffer (dmabuf->priv)
+ * @dmabuf: the dma-buf; set at export, never changes
+ * @bdev: the device; holds a &bar_dmabuf_dev.kref from export to release
+ * @id: per-device number, immutable
+ * @bar: BAR index, immutable
+ * @prefetch: the BAR is prefetchable (CPU mappings write-combined)
+ * @size: total length, immutable
+ * @nr_ranges: entries of @phys, immutable
+ * @phys: CPU physical address and length of each range, immutable
+ * @exp_name: "bar_dmabuf:<bdf>", dmabuf->exp_name points here
+ *
+ * @node: on &bar_dmabuf_dev.buffers; protected by the device lock
+ * @revoke_waiters: revokes now waiting for this buffer (device lock)
+ * @revoke_incomplete: revoked, but no wait has yet seen every fence
+ *	signalled and every mapping unmapped (device lock)
+ * @revoked_by_reset: revoked by reset_prepare, restored by reset_done
+ *	(device lock)
+ * @revoke_start: when the pending revoke began (device lock)
+ *
+ * @revoked: rule 1; no attach, map, pin, mmap or fault while set. Written
+ *	with the device lock AND the resv lock held; read under either.
+ * @dead: the device went away; never restorable. Written like @revoked.
+ *
+ * @alock: protects @attachments (spinlock, innermost)
+ * @attachments: &bar_dmabuf_attach.node of every attachment
+ *
+ * @live_maps: mappings handed out and not yet unmapped, over all
+ *	attachments; changed by map/unmap (resv lock held by the core), read
+ *	locklessly by the revoke wait
+ * @wq: woken when @live_maps drops to zero
+ *
+ * Lifetime: allocated at export; once dma_buf_export() succeeded it belongs
+ * to the dma-buf and is freed by our release op, which runs when the last
+ * file reference (fd, mmap, importer's dma_buf_get) is dropped. A revoke
+ * that works on a buffer outside the device lock holds a file reference.
+ */
+struct bar_dmabuf_buf {
+	struct dma_buf *dmabuf;
+	struct bar_dmabuf_dev *bdev;
+	u32 id;
+	u32 bar;
+	bool prefetch;
+	size_t size;
+	u32 nr_ranges;
+	struct bar_dmabuf_phys_vec *phys;
+	char exp_name[BAR_DMABUF_NAME_LEN];
+
+	struct list_head node;
+	unsigned int revoke_waiters;
+	bool revoke_incomplete;
+	bool revoked_by_reset;
+	ktime_t revoke_start;
+
+	bool revoked;
+	bool dead;
+
+	spinlock_t alock;		/* protects @attachments */
+	struct list_head attachments;
+
+	atomic_t live_maps;
+	wait_queue_head_t wq;
+};
+
+/* how an attachment's mappings are made (p2p.c) */
+enum bar_dmabuf_path {
+	BAR_DMABUF_PATH_HELPER,		/* kernel's dma-buf P2P helpers */
+	BAR_DMABUF_PATH_RESOURCE,	/* dma_map_resource() per chunk */
+};
+
+/**
+ * struct bar_dmabuf_attach - our state of one attachment (attach->priv)
+ * @node: on &bar_dmabuf_buf.attachments (alock)
+ * @attach: the core's attachment; we live from our attach op to our detach
+ *	op, inside its lifetime
+ * @path: how map works for this importer, chosen at attach, immutable
+ * @nr_maps: live mappings of this attachment (changed under the resv lock)
+ * @nr_pins: pins of this attachment (changed under the resv lock)
+ */
+struct bar_dmabuf_attach {
+	struct list_head node;
+	struct dma_buf_attachment *attach;
+	enum bar_dmabuf_path path;
+	atomic_t nr_maps;
+	atomic_t nr_pins;
+};
+
+/* main.c: the bdf= list */
+bool bar_dmabuf_bdf_listed(struct pci_dev *pdev);
+struct pci_dev *bar_dmabuf_bdf_get(unsigned int i);
+unsigned int bar_dmabuf_bdf_count(void);
+void bar_dmabuf_bdf_format(unsigned int i, char *buf, size_t len);
+
+/* pci.c */
+int bar_dmabuf_pci_register(void);
+void bar_dmabuf_pci_unregister(void);
+void bar_dmabuf_dev_put(struct bar_dmabuf_dev *bdev);
+
+/* ioctl.c: the control node */
+int bar_dmabuf_node_register(struct bar_dmabuf_dev *bdev);
+void bar_dmabuf_node_unregister(struct bar_dmabuf_dev *bdev);
+
+/* dmabuf.c */
+int bar_dmabuf_export(struct bar_dmabuf_dev *bdev,
+		      const struct bar_dmabuf_export *req,
+		      const struct bar_dmabuf_range *ranges);
+struct bar_dmabuf_buf *bar_dmabuf_buf_from_fd(int fd, struct dma_buf **out);
+
+/* revoke.c: the revoke protocol */
+enum bar_dmabuf_why {
+	BAR_DMABUF_WHY_IOCTL,		/* user asked; bounded wait */
+	BAR_DMABUF_WHY_CLOSE,		/* last close of the node; bounded */
+	BAR_DMABUF_WHY_RESET,		/* reset_prepare; waits forever */
+	BAR_DMABUF_WHY_REMOVE,		/* unbind/unplug/unload; forever, dead */
+};
+
+int bar_dmabuf_revoke_one(struct bar_dmabuf_buf *buf, unsigned int timeout_ms);
+int bar_dmabuf_revoke_all(struct bar_dmabuf_dev *bdev, enum bar_dmabuf_why why,
+			  unsigned int timeout_ms, u32 *nr);
+int bar_dmabuf_restore_one(struct bar_dmabuf_buf *buf);
+int bar_dmabuf_restore_all(struct bar_dmabuf_dev *bdev, bool reset_only,
+			   u32 *nr);
+void bar_dmabuf_report_stuck(struct bar_dmabuf_buf *buf, const char *why);
+
+/* p2p.c: mappings for an importer's device */
+int bar_dmabuf_p2p_attach(struct bar_dmabuf_buf *buf,
+			  struct bar_dmabuf_attach *battach);
+struct sg_table *bar_dmabuf_p2p_map(struct bar_dmabuf_buf *buf,
+				    struct bar_dmabuf_attach *battach,
+				    enum dma_data_direction dir);
+void bar_dmabuf_p2p_unmap(struct bar_dmabuf_attach *battach,
+			  struct sg_table *sgt, enum dma_data_direction dir);
+
+/* debugfs.c */
+void bar_dmabuf_debugfs_init(void);
+void bar_dmabuf_debugfs_exit(void);
+void bar_dmabuf_debugfs_add(struct bar_dmabuf_dev *bdev);
+void bar_dmabuf_debugfs_remove(struct bar_dmabuf_dev *bdev);
+
+#endif /* _BAR_DMABUF_PRIV_H */

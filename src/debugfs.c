@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bar_dmabuf: /sys/kernel/debug/bar_dmabuf/<bdf>/buffers, one block per
+ * buffer: ranges, revoked state, attachments (importer device, live
+ * mappings, pins), live mapping count, a pending revoke and how long it
+ * has waited, and (rule 8) what it waits for.
+ */
+#include <linux/debugfs.h>
+#include <linux/dma-resv.h>
+#include <linux/seq_file.h>
+
+#include "bar_dmabuf.h"
+
+static struct dentry *bar_dmabuf_debugfs_root;
+
+static const char *bar_dmabuf_path_name(enum bar_dmabuf_path path)
+{
+	return path == BAR_DMABUF_PATH_HELPER ? "p2p-helper" :
+						"dma_map_resource";
+}
+
+/* unsignalled fences: the "fence" half of rule 8's diagnostics */
+static void bar_dmabuf_debugfs_fences(struct seq_file *s,
+				      struct bar_dmabuf_buf *buf)
+{
+	struct dma_resv_iter cursor;
+	struct dma_fence *fence;
+	char name[64];
+
+	dma_resv_iter_begin(&cursor, buf->dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP);
+	dma_resv_for_each_fence_unlocked(&cursor, fence) {
+		if (dma_fence_is_signaled(fence))
+			continue;
+		bar_dmabuf_compat_fence_name(fence, name, sizeof(name));
+		seq_printf(s, "  stuck: fence %s seqno %llu unsignalled\n",
+			   name, fence->seqno);
+	}
+	dma_resv_iter_end(&cursor);
+}
+
+static void bar_dmabuf_debugfs_buf(struct seq_file *s,
+				   struct bar_dmabuf_buf *buf)
+{
+	struct bar_dmabuf_attach *battach;
+	u32 i;
+
+	lockdep_assert_held(&buf->bdev->lock);
+
+	seq_printf(s, "buffer %u: bar %u size %zu inode %lu %s%s\n", buf->id,
+		   buf->bar, buf->size, file_inode(buf->dmabuf->file)->i_ino,
+		   buf->dead ? "dead" : buf->revoked ? "revoked" : "live",
+		   buf->revoked_by_reset ? " (by reset)" : "");
+	for (i = 0; i < buf->nr_ranges; i++)
+		seq_printf(s, "  range %u: phys %pa length %zu\n", i,
+			   &buf->phys[i].paddr, buf->phys[i].len);
+	seq_printf(s, "  live mappings: %d\n", atomic_read(&buf->live_maps));
+	if (buf->revoke_waiters || buf->revoke_incomplete)
+		seq_printf(s, "  revoke pending: %u waiter(s), %lld ms\n",
+			   buf->revoke_waiters,
+			   ktime_ms_delta(ktime_get(), buf->revoke_start));
+
+	spin_lock(&buf->alock);
+	list_for_each_entry(battach, &buf->attachments, node) {
+		struct device *dev = battach->attach->dev;
+		int maps = atomic_read(&battach->nr_maps);
+
+		seq_printf(s, "  attachment %s (%s): %s, %d mapping(s), %d pin(s)%s\n",
+			   dev_name(dev), dev_driver_string(dev),
+			   bar_dmabuf_path_name(battach->path), maps,
+			   atomic_read(&battach->nr_pins),
+			   maps && buf->revoked ? " <- stuck: mapping" : "");
+	}
+	spin_unlock(&buf->alock);
+
+	if (buf->revoked)
+		bar_dmabuf_debugfs_fences(s, buf);
+}
+
+static int bar_dmabuf_debugfs_show(struct seq_file *s, void *unused)
+{
+	struct bar_dmabuf_dev *bdev = s->private;
+	struct bar_dmabuf_buf *buf;
+
+	mutex_lock(&bdev->lock);
+	seq_printf(s, "device %s%s%s\n", bdev->name,
+		   bdev->gone ? " (gone)" : "",
+		   bdev->resetting ? " (resetting)" : "");
+	list_for_each_entry(buf, &bdev->buffers, node)
+		bar_dmabuf_debugfs_buf(s, buf);
+	mutex_unlock(&bdev->lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(bar_dmabuf_debugfs);
+
+/**
+ * bar_dmabuf_debugfs_add() - create bar_dmabuf/<bdf>/buffers
+ * @bdev: the device
+ *
+ * debugfs failures are not errors; the files are just absent.
+ */
+void bar_dmabuf_debugfs_add(struct bar_dmabuf_dev *bdev)
+{
+	bdev->debugfs = debugfs_create_dir(bdev->name, bar_dmabuf_debugfs_root);
+	debugfs_create_file("buffers", 0400, bdev->debugfs, bdev,
+			    &bar_dmabuf_debugfs_fops);
+}
+
+/**
+ * bar_dmabuf_debugfs_remove() - remove bar_dmabuf/<bdf>/
+ * @bdev: the device
+ *
+ * Waits for readers of the file to finish.
+ */
+void bar_dmabuf_debugfs_remove(struct bar_dmabuf_dev *bdev)
+{
+	debugfs_remove_recursive(bdev->debugfs);
+	bdev->debugfs = NULL;
+}
+
+/**
+ * bar_dmabuf_debugfs_init() - create /sys/kernel/debug/bar_dmabuf/
+ */
+void bar_dmabuf_debugfs_init(void)
+{
+	bar_dmabuf_debugfs_root = debugfs_create_dir(KBUILD_MODNAME, NULL);
+}
+
+/**
+ * bar_dmabuf_debugfs_exit() - remove it
+ */
+void bar_dmabuf_debugfs_exit(void)
+{
+	debugfs_remove_recursive(bar_dmabuf_debugfs_root);
+}

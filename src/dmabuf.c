@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bar_dmabuf: the dma-buf side. Export of BAR ranges, the dma_buf_ops
+ * (attach/detach, pin/unpin, map/unmap, mmap, release) and the CPU fault
+ * handler. The revoke sequence itself is in revoke.c.
+ *
+ * We are a dynamic exporter (pin/unpin ops): before 6.16 the core maps at
+ * attach time and caches the table when exporter and importer differ in
+ * dynamism, and a cached table never reaches our map/unmap, so unmaps could
+ * not be counted. Static importers are refused in attach, before any
+ * caching happens. With CONFIG_DMABUF_MOVE_NOTIFY off (Debian 6.1) the
+ * core pins before every map even for dynamic importers, so pin succeeds
+ * unless the buffer is revoked.
+ *
+ * No vmap op: dma_buf_vmap() WARNs when an exporter's vmap fails, and a
+ * vmap of a revoked buffer must fail; a kernel user also shares one
+ * cached mapping that no invalidation reaches. Without the op, vmap
+ * cleanly returns -EINVAL.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/dma-buf.h>
+#include <linux/dma-resv.h>
+#include <linux/fcntl.h>
+#include <linux/mm.h>
+#include <linux/overflow.h>
+#include <linux/slab.h>
+
+#include "bar_dmabuf.h"
+#include "trace.h"
+
+static const struct dma_buf_ops bar_dmabuf_ops;
+
+static int bar_dmabuf_attach(struct dma_buf *dmabuf,
+			     struct dma_buf_attachment *attach)
+{
+	struct bar_dmabuf_buf *buf = dmabuf->priv;
+	struct bar_dmabuf_attach *battach;
+	int ret;
+
+	if (!attach->importer_ops || !bar_dmabuf_compat_attach_revocable(attach)) {
+		dev_info_ratelimited(attach->dev,
+				     "%s buffer %u: refusing a pinned importer: attach with dma_buf_dynamic_attach() and an invalidate callback\n",
+				     buf->bdev->name, buf->id);
+		return -EOPNOTSUPP;
+	}
+	if (!attach->peer2peer) {
+		dev_info_ratelimited(attach->dev,
+				     "%s buffer %u: refusing an importer without allow_peer2peer: this is device memory\n",
+				     buf->bdev->name, buf->id);
+		return -EOPNOTSUPP;
+	}
+
+	battach = bar_dmabuf_compat_zalloc(*battach);
+	if (!battach)
+		return -ENOMEM;
+	battach->attach = attach;
+	atomic_set(&battach->nr_maps, 0);
+	atomic_set(&battach->nr_pins, 0);
+
+	ret = bar_dmabuf_p2p_attach(buf, battach);
+	if (ret)
+		goto err_free;
+
+	dma_resv_lock(dmabuf->resv, NULL);
+	if (buf->revoked) {
+		ret = -ENODEV;
+		goto err_unlock;
+	}
+	attach->priv = battach;
+	spin_lock(&buf->alock);
+	list_add_tail(&battach->node, &buf->attachments);
+	spin_unlock(&buf->alock);
+	dma_resv_unlock(dmabuf->resv);
+
+	trace_bar_dmabuf_attach(buf, attach->dev, battach->path);
+	return 0;
+
+err_unlock:
+	dma_resv_unlock(dmabuf->resv);
+err_free:
+	kfree(battach);
+	return ret;
+}
+
+static void bar_dmabuf_detach(struct dma_buf *dmabuf,
+			      struct dma_buf_attachment *attach)
+{
+	struct bar_dmabuf_buf *buf = dmabuf->priv;
+	struct bar_dmabuf_attach *battach = attach->priv;
+	int left;
+
+	spin_lock(&buf->alock);
+	list_del(&battach->node);
+	spin_unlock(&buf->alock);
+
+	/* an importer bug; do not let it hang every later revoke */
+	left = atomic_read(&battach->nr_maps);
+	if (left) {
+		dev_warn(attach->dev,
+			 "%s buffer %u: detached with %d mapping(s) never unmapped\n",
+			 buf->bdev->name, buf->id, left);
+		if (atomic_sub_and_test(left, &buf->live_maps))
+			wake_up_all(&buf->wq);
+	}
+	attach->priv = NULL;
+	kfree(battach);
+}
+
+/*
+ * Called by the core with the resv lock held: by a dynamic importer that
+ * pins, and on kernels without CONFIG_DMABUF_MOVE_NOTIFY before every map.
+ * Pinning does not stop a revoke: the importer is still told and must
+ * still unmap.
+ */
+static int bar_dmabuf_pin(struct dma_buf_attachment *attach)
+{
+	struct bar_dmabuf_buf *buf = attach->dmabuf->priv;
+	struct bar_dmabuf_attach *battach = attach->priv;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	if (buf->revoked)
+		return -ENODEV;
+	atomic_inc(&battach->nr_pins);
+	return 0;
+}
+
+static void bar_dmabuf_unpin(struct dma_buf_attachment *attach)
+{
+	struct bar_dmabuf_attach *battach = attach->priv;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	atomic_dec(&battach->nr_pins);
+}
+
+/* resv lock held by the core (we refuse static importers) */
+static struct sg_table *bar_dmabuf_map(struct dma_buf_attachment *attach,
+				       enum dma_data_direction dir)
+{
+	struct bar_dmabuf_buf *buf = attach->dmabuf->priv;
+	struct bar_dmabuf_attach *battach = attach->priv;
+	struct sg_table *sgt;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+
+	/* rule 1: no new mapping of a revoked buffer */
+	if (buf->revoked)
+		return ERR_PTR(-ENODEV);
+
+	sgt = bar_dmabuf_p2p_map(buf, battach, dir);
+	if (IS_ERR(sgt))
+		return sgt;
+
+	atomic_inc(&battach->nr_maps);
+	atomic_inc(&buf->live_maps);
+	trace_bar_dmabuf_map(buf, attach->dev, sgt->nents);
+	return sgt;
+}
+
+/*
+ * The resv lock is held by the core, possibly because the importer is
+ * inside its invalidate callback called from our revoke: never take it
+ * here, nor the device lock. This is the only place a mapping's DMA
+ * addresses are released (rule 5).
+ */
+static void bar_dmabuf_unmap(struct dma_buf_attachment *attach,
+			     struct sg_table *sgt,
+			     enum dma_data_direction dir)
+{
+	struct bar_dmabuf_buf *buf = attach->dmabuf->priv;
+	struct bar_dmabuf_attach *battach = attach->priv;
+
+	bar_dmabuf_p2p_unmap(battach, sgt, dir);
+	atomic_dec(&battach->nr_maps);
+	trace_bar_dmabuf_unmap(buf, attach->dev);
+	if (atomic_dec_and_test(&buf->live_maps))
+		wake_up_all(&buf->wq);
+}
+
+/* CPU physical address of byte @off of the buffer */
+static int bar_dmabuf_phys_at(struct bar_dmabuf_buf *buf, u64 off,
+			      phys_addr_t *phys)
+{
+	u32 i;
+
+	for (i = 0; i < buf->nr_ranges; i++) {
+		if (off < buf->phys[i].len) {
+			*phys = buf->phys[i].paddr + off;
+			return 0;
+		}
+		off -= buf->phys[i].len;
+	}
+	return -EINVAL;
+}
+
+/*
+ * Pages are inserted one fault at a time, so a revoke can zap them all
+ * (rule 2) and the next touch lands here and gets SIGBUS (rule 1). The
+ * resv lock orders us against the revoke's mark-and-zap.
+ */
+static vm_fault_t bar_dmabuf_vm_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct bar_dmabuf_buf *buf = vma->vm_private_data;
+	phys_addr_t phys;
+	vm_fault_t ret;
+
+	dma_resv_lock(buf->dmabuf->resv, NULL);
+	if (buf->revoked ||
+	    bar_dmabuf_phys_at(buf, (u64)vmf->pgoff << PAGE_SHIFT, &phys))
+		ret = VM_FAULT_SIGBUS;
+	else
+		ret = vmf_insert_pfn(vma, vmf->address, PHYS_PFN(phys));
+	dma_resv_unlock(buf->dmabuf->resv);
+	return ret;
+}
+
+static const struct vm_operations_struct bar_dmabuf_vm_ops = {
+	.fault = bar_dmabuf_vm_fault,
+};
+
+/* The core has checked the range against the buffer size. */
+static int bar_dmabuf_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
+{
+	struct bar_dmabuf_buf *buf = dmabuf->priv;
+	pgprot_t prot;
+
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	/* rule 1; a race with a revoke is settled by the fault handler */
+	if (READ_ONCE(buf->revoked))
+		return -ENODEV;
+
+	bar_dmabuf_compat_vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND |
+					    VM_DONTDUMP);
+	prot = vm_get_page_prot(vma->vm_flags);
+	vma->vm_page_prot = buf->prefetch ? pgprot_writecombine(prot) :
+					    pgprot_noncached(prot);
+	vma->vm_private_data = buf;
+	vma->vm_ops = &bar_dmabuf_vm_ops;
+	return 0;
+}
+
+/* The last file reference is gone: nobody can reach the buffer any more. */
+static void bar_dmabuf_release(struct dma_buf *dmabuf)
+{
+	struct bar_dmabuf_buf *buf = dmabuf->priv;
+	struct bar_dmabuf_dev *bdev = buf->bdev;
+
+	mutex_lock(&bdev->lock);
+	list_del(&buf->node);
+	mutex_unlock(&bdev->lock);
+
+	bar_dmabuf_dev_put(bdev);
+	kfree(buf->phys);
+	kfree(buf);
+}
+
+static const struct dma_buf_ops bar_dmabuf_ops = {
+	.attach = bar_dmabuf_attach,
+	.detach = bar_dmabuf_detach,
+	.pin = bar_dmabuf_pin,
+	.unpin = bar_dmabuf_unpin,
+	.map_dma_buf = bar_dmabuf_map,
+	.unmap_dma_buf = bar_dmabuf_unmap,
+	.mmap = bar_dmabuf_mmap,
+	.release = bar_dmabuf_release,
+};
+
+/**
+ * bar_dmabuf_buf_from_fd() - the buffer behind a dma-buf fd, if it is ours
+ * @fd: file descriptor
+ * @out: the dma-buf, with a reference the caller drops with dma_buf_put()
+ *
+ * Return: the buffer, or ERR_PTR(-EBADF) for a bad fd, ERR_PTR(-EINVAL) for
+ * an fd that is not one of our dma-bufs.
+ */
+struct bar_dmabuf_buf *bar_dmabuf_buf_from_fd(int fd, struct dma_buf **out)
+{
+	struct dma_buf *dmabuf = dma_buf_get(fd);
+
+	if (IS_ERR(dmabuf))
+		return ERR_CAST(dmabuf);
+	if (dmabuf->ops != &bar_dmabuf_ops) {
+		dma_buf_put(dmabuf);
+		return ERR_PTR(-EINVAL);
+	}
+	*out = dmabuf;
+	return dmabuf->priv;
+}
+
+/* Check the ranges against the BAR; fill @buf->phys and @buf->size. */
+static int bar_dmabuf_check_ranges(struct bar_dmabuf_buf *buf,
+				   const struct bar_dmabuf_range *ranges)
+{
+	struct pci_dev *pdev = buf->bdev->pdev;
+	resource_size_t start = pci_resource_start(pdev, buf->bar);
+	u64 barlen = pci_resource_len(pdev, buf->bar);
+	size_t total = 0;
+	u32 i;
+
+	for (i = 0; i < buf->nr_ranges; i++) {
+		u64 off = ranges[i].offset, len = ranges[i].length, end;
+
+		if (!len || !PAGE_ALIGNED(off) || !PAGE_ALIGNED(len))
+			return -EINVAL;
+		if (check_add_overflow(off, len, &end) || end > barlen)
+			return -EINVAL;
+		if (check_add_overflow(total, (size_t)len, &total))
+			return -EINVAL;
+		buf->phys[i].paddr = start + off;
+		buf->phys[i].len = len;
+	}
+	buf->size = total;
+	return 0;
+}
+
+/**
+ * bar_dmabuf_export() - make a dma-buf of ranges of one memory BAR
+ * @bdev: the device
+ * @req: the validated request (flags, reserved and open_flags checked)
+ * @ranges: @req->nr_ranges ranges, copied from userspace
+ *
+ * Return: the new fd, or -EINVAL for a bad BAR or range, -ENODEV if the
+ * device is going away, -EBUSY during a reset, -ENOMEM.
+ */
+int bar_dmabuf_export(struct bar_dmabuf_dev *bdev,
+		      const struct bar_dmabuf_export *req,
+		      const struct bar_dmabuf_range *ranges)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
+	struct pci_dev *pdev = bdev->pdev;
+	struct bar_dmabuf_buf *buf;
+	struct dma_buf *dmabuf;
+	unsigned long flags;
+	char *name;
+	int fd, ret;
+
+	if (req->bar_index >= PCI_STD_NUM_BARS)
+		return -EINVAL;
+	flags = pci_resource_flags(pdev, req->bar_index);
+	if (!(flags & IORESOURCE_MEM) || !pci_resource_len(pdev, req->bar_index) ||
+	    !PAGE_ALIGNED(pci_resource_start(pdev, req->bar_index)))
+		return -EINVAL;
+
+	buf = bar_dmabuf_compat_zalloc(*buf);
+	if (!buf)
+		return -ENOMEM;
+	buf->phys = kcalloc(req->nr_ranges, sizeof(*buf->phys), GFP_KERNEL);
+	if (!buf->phys) {
+		ret = -ENOMEM;
+		goto err_free_buf;
+	}
+	buf->bdev = bdev;
+	buf->bar = req->bar_index;
+	buf->prefetch = flags & IORESOURCE_PREFETCH;
+	buf->nr_ranges = req->nr_ranges;
+	spin_lock_init(&buf->alock);
+	INIT_LIST_HEAD(&buf->attachments);
+	INIT_LIST_HEAD(&buf->node);
+	atomic_set(&buf->live_maps, 0);
+	init_waitqueue_head(&buf->wq);
+	snprintf(buf->exp_name, sizeof(buf->exp_name), "bar_dmabuf:%s",
+		 bdev->name);
+	ret = bar_dmabuf_check_ranges(buf, ranges);
+	if (ret)
+		goto err_free_phys;
+
+	name = kasprintf(GFP_KERNEL, "bar%u", buf->bar);
+	if (!name) {
+		ret = -ENOMEM;
+		goto err_free_phys;
+	}
+
+	exp_info.ops = &bar_dmabuf_ops;
+	exp_info.size = buf->size;
+	exp_info.flags = req->open_flags;
+	exp_info.priv = buf;
+	exp_info.exp_name = buf->exp_name;
+
+	mutex_lock(&bdev->lock);
+	if (bdev->gone || bdev->resetting) {
+		ret = bdev->gone ? -ENODEV : -EBUSY;
+		goto err_unlock;
+	}
+	dmabuf = dma_buf_export(&exp_info);
+	if (IS_ERR(dmabuf)) {
+		ret = PTR_ERR(dmabuf);
+		goto err_unlock;
+	}
+	/* from here the dma-buf owns buf: dma_buf_put() frees it */
+	buf->dmabuf = dmabuf;
+	buf->id = bdev->next_id++;
+	kref_get(&bdev->kref);
+	list_add_tail(&buf->node, &bdev->buffers);
+	mutex_unlock(&bdev->lock);
+
+	spin_lock(&dmabuf->name_lock);
+	dmabuf->name = name;
+	spin_unlock(&dmabuf->name_lock);
+
+	trace_bar_dmabuf_export(buf);
+
+	fd = dma_buf_fd(dmabuf, req->open_flags);
+	if (fd < 0)
+		dma_buf_put(dmabuf);
+	return fd;
+
+err_unlock:
+	mutex_unlock(&bdev->lock);
+	kfree(name);
+err_free_phys:
+	kfree(buf->phys);
+err_free_buf:
+	kfree(buf);
+	return ret;
+}

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bar_dmabuf: binding to the functions named by bdf=, and the ways out that
+ * come from the PCI core: unbind, hot-unplug, module unload (all through
+ * remove) and a function reset (reset_prepare/reset_done).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/slab.h>
+
+#include "bar_dmabuf.h"
+
+static struct pci_driver bar_dmabuf_pci_driver;
+
+static bool bar_dmabuf_pci_has_mem_bar(struct pci_dev *pdev)
+{
+	int i;
+
+	for (i = 0; i < PCI_STD_NUM_BARS; i++)
+		if ((pci_resource_flags(pdev, i) & IORESOURCE_MEM) &&
+		    pci_resource_len(pdev, i))
+			return true;
+	return false;
+}
+
+static void bar_dmabuf_dev_free(struct kref *kref)
+{
+	struct bar_dmabuf_dev *bdev =
+		container_of(kref, struct bar_dmabuf_dev, kref);
+
+	WARN_ON_ONCE(!list_empty(&bdev->buffers));
+	mutex_destroy(&bdev->lock);
+	pci_dev_put(bdev->pdev);
+	kfree(bdev);
+}
+
+/**
+ * bar_dmabuf_dev_put() - drop a reference on a device
+ * @bdev: the device
+ *
+ * The last reference frees it (see &struct bar_dmabuf_dev.kref).
+ */
+void bar_dmabuf_dev_put(struct bar_dmabuf_dev *bdev)
+{
+	kref_put(&bdev->kref, bar_dmabuf_dev_free);
+}
+
+static void bar_dmabuf_pci_init_p2p(struct bar_dmabuf_dev *bdev)
+{
+	struct pci_dev *pdev = bdev->pdev;
+	int i;
+
+	/* devres: released after remove() has waited for every unmap */
+	if (bar_dmabuf_compat_p2p_init(pdev))
+		return;
+	for (i = 0; i < PCI_STD_NUM_BARS; i++)
+		if (pci_resource_flags(pdev, i) & IORESOURCE_MEM)
+			bdev->providers[i] =
+				bar_dmabuf_compat_p2p_provider(pdev, i);
+}
+
+static int bar_dmabuf_pci_probe(struct pci_dev *pdev,
+				const struct pci_device_id *id)
+{
+	struct bar_dmabuf_dev *bdev;
+	int ret;
+
+	/* the id table matches every function; only bdf= ones are ours */
+	if (!bar_dmabuf_bdf_listed(pdev))
+		return -ENODEV;
+
+	if (!bar_dmabuf_pci_has_mem_bar(pdev)) {
+		pci_err(pdev, "has no memory BAR to export; check bdf= (lspci -v shows the BARs)\n");
+		return -ENODEV;
+	}
+
+	bdev = bar_dmabuf_compat_zalloc(*bdev);
+	if (!bdev)
+		return -ENOMEM;
+	kref_init(&bdev->kref);
+	mutex_init(&bdev->lock);
+	INIT_LIST_HEAD(&bdev->buffers);
+	bdev->pdev = pci_dev_get(pdev);
+	strscpy(bdev->name, pci_name(pdev), sizeof(bdev->name));
+
+	ret = pci_enable_device_mem(pdev);
+	if (ret) {
+		pci_err(pdev, "cannot enable memory decoding (%d)\n", ret);
+		goto err_put;
+	}
+	ret = pci_request_mem_regions(pdev, KBUILD_MODNAME);
+	if (ret) {
+		pci_err(pdev, "memory BARs are claimed by someone else (%d); see /proc/iomem\n",
+			ret);
+		goto err_disable;
+	}
+	bar_dmabuf_pci_init_p2p(bdev);
+	pci_set_drvdata(pdev, bdev);
+	bar_dmabuf_debugfs_add(bdev);
+
+	ret = bar_dmabuf_node_register(bdev);
+	if (ret)
+		goto err_debugfs;
+
+	pci_info(pdev, "bound; control node /dev/bar_dmabuf/%s\n", bdev->name);
+	return 0;
+
+err_debugfs:
+	bar_dmabuf_debugfs_remove(bdev);
+	pci_set_drvdata(pdev, NULL);
+	pci_release_mem_regions(pdev);
+err_disable:
+	pci_disable_device(pdev);
+err_put:
+	bar_dmabuf_dev_put(bdev);
+	return ret;
+}
+
+/*
+ * Unbind, hot-unplug and module unload all end here (rule 10). The buffers
+ * become dead for good; the BAR is not given back to the PCI core before
+ * every fence has signalled and every mapping is unmapped, however long
+ * that takes (rule 8: it warns periodically).
+ */
+static void bar_dmabuf_pci_remove(struct pci_dev *pdev)
+{
+	struct bar_dmabuf_dev *bdev = pci_get_drvdata(pdev);
+
+	mutex_lock(&bdev->lock);
+	bdev->gone = true;
+	mutex_unlock(&bdev->lock);
+
+	bar_dmabuf_node_unregister(bdev);
+	bar_dmabuf_revoke_all(bdev, BAR_DMABUF_WHY_REMOVE, 0, NULL);
+	bar_dmabuf_debugfs_remove(bdev);
+
+	pci_set_drvdata(pdev, NULL);
+	pci_release_mem_regions(pdev);
+	pci_disable_device(pdev);
+	pci_info(pdev, "unbound\n");
+	bar_dmabuf_dev_put(bdev);
+}
+
+/* Before a function reset: revoke everything and wait (forever). */
+static void bar_dmabuf_pci_reset_prepare(struct pci_dev *pdev)
+{
+	struct bar_dmabuf_dev *bdev = pci_get_drvdata(pdev);
+
+	mutex_lock(&bdev->lock);
+	bdev->resetting = true;
+	mutex_unlock(&bdev->lock);
+
+	bar_dmabuf_revoke_all(bdev, BAR_DMABUF_WHY_RESET, 0, NULL);
+}
+
+/* After it: give back what reset_prepare took, nothing else. */
+static void bar_dmabuf_pci_reset_done(struct pci_dev *pdev)
+{
+	struct bar_dmabuf_dev *bdev = pci_get_drvdata(pdev);
+
+	mutex_lock(&bdev->lock);
+	bdev->resetting = false;
+	mutex_unlock(&bdev->lock);
+
+	bar_dmabuf_restore_all(bdev, true, NULL);
+}
+
+static const struct pci_error_handlers bar_dmabuf_pci_err_handler = {
+	.reset_prepare = bar_dmabuf_pci_reset_prepare,
+	.reset_done = bar_dmabuf_pci_reset_done,
+};
+
+/*
+ * Every function matches; probe declines all but those named by bdf=.
+ * No MODULE_DEVICE_TABLE: the module is never autoloaded.
+ */
+static const struct pci_device_id bar_dmabuf_pci_ids[] = {
+	{ PCI_DEVICE(PCI_ANY_ID, PCI_ANY_ID) },
+	{ }
+};
+
+static struct pci_driver bar_dmabuf_pci_driver = {
+	.name = KBUILD_MODNAME,
+	.id_table = bar_dmabuf_pci_ids,
+	.probe = bar_dmabuf_pci_probe,
+	.remove = bar_dmabuf_pci_remove,
+	.err_handler = &bar_dmabuf_pci_err_handler,
+};
+
+/* Before registering: say exactly why a listed function can't be ours. */
+static int bar_dmabuf_pci_check(unsigned int i)
+{
+	struct device_driver *drv;
+	struct pci_dev *pdev;
+	char name[BAR_DMABUF_NAME_LEN];
+	int ret = 0;
+
+	bar_dmabuf_bdf_format(i, name, sizeof(name));
+	pdev = bar_dmabuf_bdf_get(i);
+	if (!pdev) {
+		pr_err("%s: no such PCI device; check bdf= against lspci -D\n",
+		       name);
+		return -ENODEV;
+	}
+	drv = READ_ONCE(pdev->dev.driver);
+	if (!bar_dmabuf_pci_has_mem_bar(pdev)) {
+		pr_err("%s: has no memory BAR to export; check bdf= (lspci -v -s %s)\n",
+		       name, name);
+		ret = -ENODEV;
+	} else if (drv) {
+		pr_err("%s: is bound to driver %s; release it first: echo %s > /sys/bus/pci/drivers/%s/unbind\n",
+		       name, drv->name, name, drv->name);
+		ret = -EBUSY;
+	}
+	pci_dev_put(pdev);
+	return ret;
+}
+
+/**
+ * bar_dmabuf_pci_register() - bind every function of bdf=
+ *
+ * Refuses (and binds nothing) unless every listed function exists, has a
+ * memory BAR, is free, and then binds.
+ *
+ * Return: 0 or a negative errno, after a message saying what to do.
+ */
+int bar_dmabuf_pci_register(void)
+{
+	unsigned int i, n = bar_dmabuf_bdf_count();
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		ret = bar_dmabuf_pci_check(i);
+		if (ret)
+			return ret;
+	}
+
+	ret = pci_register_driver(&bar_dmabuf_pci_driver);
+	if (ret)
+		return ret;
+
+	for (i = 0; i < n; i++) {
+		struct pci_dev *pdev = bar_dmabuf_bdf_get(i);
+		bool bound = pdev && READ_ONCE(pdev->dev.driver) ==
+				     &bar_dmabuf_pci_driver.driver;
+		char name[BAR_DMABUF_NAME_LEN];
+
+		pci_dev_put(pdev);
+		if (!bound) {
+			bar_dmabuf_bdf_format(i, name, sizeof(name));
+			pr_err("%s: could not bind (see the messages above); nothing was loaded\n",
+			       name);
+			pci_unregister_driver(&bar_dmabuf_pci_driver);
+			return -ENODEV;
+		}
+	}
+	return 0;
+}
+
+/**
+ * bar_dmabuf_pci_unregister() - unbind everything (module unload)
+ */
+void bar_dmabuf_pci_unregister(void)
+{
+	pci_unregister_driver(&bar_dmabuf_pci_driver);
+}
