@@ -42,9 +42,12 @@ bool bd_module_loaded(const char *name)
 	return stat(path, &st) == 0;
 }
 
+/* 0 or -errno; a positive return (never right for these ioctls) as is. */
 static int bd_ioctl(int fd, unsigned long cmd, void *arg)
 {
-	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
+	int ret = ioctl(fd, cmd, arg);
+
+	return ret < 0 ? -errno : ret;
 }
 
 int bd_info(int devfd, struct bar_dmabuf_info *info)
@@ -250,6 +253,20 @@ int bd_run(char *const argv[])
 	if (!WIFEXITED(status))
 		return -EINTR;
 	return WEXITSTATUS(status);
+}
+
+int bd_hotplug(const char *op)
+{
+	char *argv[3];
+	int ret;
+
+	argv[0] = (char *)bd_env("BAR_DMABUF_HOTPLUG");
+	argv[1] = (char *)op;
+	argv[2] = NULL;
+	if (!argv[0])
+		return -ENOENT;
+	ret = bd_run(argv);
+	return ret > 0 ? -EIO : ret;
 }
 
 int bd_wait_path(const char *path, bool exists, int timeout_ms)

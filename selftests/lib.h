@@ -114,6 +114,12 @@ int bd_driver_of(const char *bdf, char *buf, size_t len);
 int bd_run(char *const argv[]);
 
 /*
+ * Ask the test VM to hot-unplug ("del") or re-plug ("add") BAR_DMABUF_BDF
+ * through $BAR_DMABUF_HOTPLUG and wait for it: 0, -ENOENT if unset, -EIO.
+ */
+int bd_hotplug(const char *op);
+
+/*
  * Wait, checking every 20 ms, until @path exists (@exists true) or is gone,
  * at most @timeout_ms; 0 when it happened, -ETIMEDOUT otherwise. For state
  * that only sysfs/devtmpfs show, with no event to wait on.

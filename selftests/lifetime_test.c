@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bar_dmabuf lifetime_test: every way out revokes (rule 10), and the
+ * lifetime cases of the selftest issue (test 12).
+ *
+ * Each way out (driver unbind, PCIe hot-unplug, PCI reset through sysfs,
+ * last close of the control node) runs with a held fence and a late unmap
+ * outstanding, and must wait for both as an explicit revoke does (rules 4-6).
+ * Afterwards the dma-buf fds are still valid files; for the ways that take
+ * the device away they are dead for good (rule 9), for reset and close they
+ * are restorable. Module unload is refused while a buffer exists (the
+ * exporter's buffers hold a module reference, see src/bar_dmabuf.h).
+ *
+ * These tests change the device's binding and put it back. Environment:
+ * BAR_DMABUF_BDF, the importer, BAR_DMABUF_HOTPLUG for the hot-unplug test
+ * (set by the test VM; a real box skips it).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "kselftest_harness.h"
+#include "lib.h"
+
+#define EVENT_MS	10000
+#define RETURN_MS	60000
+#define BLOCKED_MS	500
+#define LATE_MS		600	/* importer B's late-read window */
+#define DRIVER_DIR	"/sys/bus/pci/drivers/bar_dmabuf"
+
+static bool env_setup(struct __test_metadata *_metadata, struct bd_env *e,
+		      bool *skipped)
+{
+	int ret = bd_env_open(e, true, 64 * BD_PAGE);
+
+	if (ret > 0) {
+		*skipped = true;
+		SKIP(return false, "%s", e->why);
+	}
+	ASSERT_EQ(0, ret) TH_LOG("%s", e->why);
+	return true;
+}
+
+static void env_check_kmsg(struct __test_metadata *_metadata,
+			   struct bd_env *e)
+{
+	char line[512];
+
+	if (e->kfd < 0)
+		return;
+	EXPECT_EQ(0, bd_kmsg_find_problem(e->kfd, line, sizeof(line)))
+		TH_LOG("kernel log: %s", line);
+}
+
+static char node_path[128];
+
+static const char *node_of(const char *bdf)
+{
+	snprintf(node_path, sizeof(node_path), BD_DEV_DIR "/%s", bdf);
+	return node_path;
+}
+
+/* Bind the device to bar_dmabuf again if it is not, and wait for its node. */
+static int rebind(const char *bdf)
+{
+	char drv[64];
+
+	if (bd_driver_of(bdf, drv, sizeof(drv)) == 0 && !drv[0])
+		bd_write_file(DRIVER_DIR "/bind", bdf);
+	return bd_wait_path(node_of(bdf), true, 30000);
+}
+
+/* ------------------------------------------------------------------ */
+
+enum way {
+	WAY_UNBIND,
+	WAY_HOTPLUG,
+	WAY_RESET,
+	WAY_CLOSE,
+};
+
+FIXTURE(way)
+{
+	bool skipped;
+	struct bd_env e;
+	int buf;
+	char *cpu;
+};
+
+FIXTURE_VARIANT(way)
+{
+	enum way way;
+	bool dead;	/* the buffer can never be restored afterwards */
+};
+
+FIXTURE_VARIANT_ADD(way, unbind) {
+	.way = WAY_UNBIND, .dead = true,
+};
+
+FIXTURE_VARIANT_ADD(way, hot_unplug) {
+	.way = WAY_HOTPLUG, .dead = true,
+};
+
+FIXTURE_VARIANT_ADD(way, pci_reset) {
+	.way = WAY_RESET, .dead = false,
+};
+
+FIXTURE_VARIANT_ADD(way, last_close_of_node) {
+	.way = WAY_CLOSE, .dead = false,
+};
+
+FIXTURE_SETUP(way)
+{
+	char path[160];
+	struct stat st;
+
+	self->buf = -1;
+	self->cpu = MAP_FAILED;
+	if (!env_setup(_metadata, &self->e, &self->skipped))
+		return;
+	if (variant->way == WAY_HOTPLUG && !bd_env("BAR_DMABUF_HOTPLUG")) {
+		self->skipped = true;
+		SKIP(return, "BAR_DMABUF_HOTPLUG not set (hot-unplug needs the test VM)");
+	}
+	snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s/reset", self->e.bdf);
+	if (variant->way == WAY_RESET && stat(path, &st)) {
+		self->skipped = true;
+		SKIP(return, "%s has no reset method", self->e.bdf);
+	}
+	self->buf = bd_env_export(&self->e, 0, 4);
+	ASSERT_LE(0, self->buf) TH_LOG("%s", self->e.why);
+}
+
+FIXTURE_TEARDOWN(way)
+{
+	if (self->cpu != MAP_FAILED)
+		munmap(self->cpu, BD_PAGE);
+	bd_close(&self->buf);
+	bd_env_close(&self->e);
+	/* Whatever happened, leave the device bound for the next test. */
+	if (self->e.bdf) {
+		char path[160];
+
+		snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s", self->e.bdf);
+		if (variant->way == WAY_HOTPLUG && access(path, F_OK))
+			bd_hotplug("add");
+		rebind(self->e.bdf);
+	}
+}
+
+struct way_arg {
+	enum way way;
+	const char *bdf;
+	int *devfd;
+};
+
+static int way_out(void *p)
+{
+	struct way_arg *w = p;
+	char path[160];
+
+	switch (w->way) {
+	case WAY_UNBIND:
+		return bd_write_file(DRIVER_DIR "/unbind", w->bdf);
+	case WAY_HOTPLUG:
+		return bd_hotplug("del");
+	case WAY_RESET:
+		snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s/reset", w->bdf);
+		return bd_write_file(path, "1");
+	case WAY_CLOSE:
+		/* The only open file of the node: its release revokes. */
+		return close(*w->devfd) ? -errno : 0;
+	}
+	return -EINVAL;
+}
+
+/*
+ * Test 9, rules 4, 5, 6 and 10 (and 12: unbind with fds open, then close
+ * them): the way out waits for a held fence (importer A) and a late unmap
+ * (importer B, late reads meanwhile) like an explicit revoke; the dma-buf
+ * fd outlives it, dead or restorable as the way out says; nothing warns.
+ */
+TEST_F_TIMEOUT(way, waits_for_fence_and_unmap, 300)
+{
+	struct bd_async way;
+	struct way_arg w = {
+		.way = variant->way,
+		.bdf = self->e.bdf,
+		.devfd = &self->e.devfd,
+	};
+	__u64 job = 0, sig_ns = 0, unmap_b = 0;
+	struct imp_log log;
+	unsigned int i;
+	__u32 ha, hb, h2;
+	int status = 1, ret, devfd;
+	struct stat st;
+
+	if (self->skipped)
+		return;
+	self->cpu = mmap(NULL, BD_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 self->buf, 0);
+	ASSERT_NE(MAP_FAILED, self->cpu);
+	memset(self->cpu, 0xa5, 64);
+
+	ASSERT_EQ(0, bd_env_attach(&self->e, self->buf,
+				   BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true, &ha))
+		TH_LOG("%s", self->e.why);
+	ASSERT_EQ(0, bd_env_attach(&self->e, self->buf,
+				   BAR_DMABUF_IMP_UNMAP_WORKER, 0, LATE_MS,
+				   true, &hb))
+		TH_LOG("%s", self->e.why);
+	ASSERT_EQ(0, imp_submit(self->e.impfd, ha, BAR_DMABUF_IMP_JOB_HOLD,
+				BAR_DMABUF_IMP_USAGE_WRITE, 0, 64, NULL, 0,
+				&job, NULL));
+
+	ASSERT_EQ(0, bd_async_start(&way, way_out, &w));
+	ASSERT_EQ(0, imp_wait_event(self->e.impfd, ha,
+				    BAR_DMABUF_IMP_EV_INVALIDATE, 1, RETURN_MS,
+				    NULL))
+		TH_LOG("the way out did not notify the importer");
+	EXPECT_FALSE(bd_async_wait(&way, BLOCKED_MS))
+		TH_LOG("the way out finished (%d) with a fence held", way.ret);
+	ASSERT_EQ(0, imp_signal(self->e.impfd, job));
+	ASSERT_EQ(0, imp_wait_job(self->e.impfd, job, EVENT_MS, NULL, 0,
+				  &status, &sig_ns));
+	ASSERT_TRUE(bd_async_wait(&way, RETURN_MS));
+	bd_async_join(&way);
+	EXPECT_EQ(0, way.ret) TH_LOG("way out: %s", strerror(-way.ret));
+	if (variant->way == WAY_CLOSE)
+		self->e.devfd = -1;
+
+	/* Rule 6: it went on only after the fence and B's unmap. */
+	EXPECT_LE(sig_ns, way.end_ns);
+	ASSERT_EQ(0, imp_read_log(self->e.impfd, hb, &log));
+	unmap_b = imp_log_first(&log, BAR_DMABUF_IMP_EV_UNMAP);
+	EXPECT_NE(0, unmap_b) TH_LOG("%s", bd_env_show_log(&self->e, hb));
+	EXPECT_LE(unmap_b, way.end_ns);
+	/* Rule 5: B's late reads all saw the BAR (no early teardown). */
+	for (i = 0; i < log.nr; i++)
+		if (log.ev[i].type == BAR_DMABUF_IMP_EV_LATE_READ)
+			EXPECT_EQ(0, log.ev[i].result);
+	EXPECT_EQ(0, imp_log_count(&log, BAR_DMABUF_IMP_EV_DMA_FAULT));
+	imp_log_free(&log);
+
+	/* The dma-buf fd is still a valid file. */
+	EXPECT_EQ(0, fstat(self->buf, &st));
+
+	if (variant->dead || variant->way == WAY_CLOSE) {
+		/* Revoked: no attach, SIGBUS-free check through a new mmap. */
+		EXPECT_EQ(-ENODEV, imp_attach(self->e.impfd, self->buf, 0, &h2));
+		EXPECT_EQ(MAP_FAILED, mmap(NULL, BD_PAGE, PROT_READ,
+					   MAP_SHARED, self->buf, 0));
+	}
+
+	/* Bring the device back (unbind, unplug) or reopen the node (close). */
+	if (variant->way == WAY_HOTPLUG)
+		EXPECT_EQ(0, bd_hotplug("add"));
+	EXPECT_EQ(0, rebind(self->e.bdf));
+	if (self->e.devfd < 0 || variant->dead) {
+		devfd = bd_open_dev(self->e.bdf);
+		ASSERT_LE(0, devfd);
+		bd_close(&self->e.devfd);
+		self->e.devfd = devfd;
+	}
+
+	ret = bd_restore(self->e.devfd, self->buf, 0, NULL);
+	if (variant->dead) {
+		/* Rule 9: a buffer whose device went away stays dead. */
+		EXPECT_EQ(-ENODEV, ret);
+		EXPECT_EQ(-ENODEV, imp_attach(self->e.impfd, self->buf, 0, &h2));
+	} else {
+		/* reset_done already restored it; close needs the restore. */
+		EXPECT_EQ(0, ret) TH_LOG("restore: %s", strerror(-ret));
+		EXPECT_EQ(0, imp_attach(self->e.impfd, self->buf, 0, &h2));
+		EXPECT_EQ(0, imp_map(self->e.impfd, h2, NULL));
+		EXPECT_EQ(0xa5, (unsigned char)self->cpu[0]);
+	}
+
+	/* The device works again: a new buffer exports and maps. */
+	{
+		int fresh = bd_env_export(&self->e, 4, 1);
+
+		ASSERT_LE(0, fresh) TH_LOG("%s", self->e.why);
+		EXPECT_EQ(0, imp_attach(self->e.impfd, fresh, 0, &h2));
+		EXPECT_EQ(0, imp_map(self->e.impfd, h2, NULL));
+		close(fresh);
+	}
+	env_check_kmsg(_metadata, &self->e);
+}
+
+/* ------------------------------------------------------------------ */
+
+FIXTURE(life)
+{
+	bool skipped;
+	struct bd_env e;
+	int buf;
+};
+
+FIXTURE_SETUP(life)
+{
+	self->buf = -1;
+	if (!env_setup(_metadata, &self->e, &self->skipped))
+		return;
+	self->buf = bd_env_export(&self->e, 0, 4);
+	ASSERT_LE(0, self->buf) TH_LOG("%s", self->e.why);
+}
+
+FIXTURE_TEARDOWN(life)
+{
+	bd_close(&self->buf);
+	bd_env_close(&self->e);
+}
+
+/* Test 12: revoke, then close the dma-buf fd; the device carries on. */
+TEST_F(life, revoke_then_close_fd)
+{
+	__u32 h;
+
+	if (self->skipped)
+		return;
+	ASSERT_EQ(0, bd_env_attach(&self->e, self->buf,
+				   BAR_DMABUF_IMP_UNMAP_WORKER, 0, 50, true, &h))
+		TH_LOG("%s", self->e.why);
+	EXPECT_EQ(0, bd_revoke(self->e.devfd, self->buf, 0, 30000, NULL));
+	bd_close(&self->buf);
+	/* The importer still holds its reference; dropping it is fine too. */
+	EXPECT_EQ(0, imp_detach(self->e.impfd, h));
+	self->buf = bd_env_export(&self->e, 0, 4);
+	EXPECT_LE(0, self->buf);
+	env_check_kmsg(_metadata, &self->e);
+}
+
+/*
+ * Test 12, rules 4 and 6: the dma-buf fd is closed while a revoke of it
+ * waits for a fence; the revoke holds its own reference and completes when
+ * the fence signals; no hang, no refcount warning.
+ */
+TEST_F_TIMEOUT(life, close_fd_while_revoke_waits, 120)
+{
+	struct bd_async_revoke ar;
+	__u64 job = 0;
+	__u32 h;
+
+	if (self->skipped)
+		return;
+	ASSERT_EQ(0, bd_env_attach(&self->e, self->buf,
+				   BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true, &h))
+		TH_LOG("%s", self->e.why);
+	ASSERT_EQ(0, imp_submit(self->e.impfd, h, BAR_DMABUF_IMP_JOB_HOLD,
+				BAR_DMABUF_IMP_USAGE_WRITE, 0, 64, NULL, 0,
+				&job, NULL));
+	ASSERT_EQ(0, bd_async_revoke_start(&ar, self->e.devfd, self->buf, 0,
+					   60000));
+	ASSERT_EQ(0, imp_wait_event(self->e.impfd, h,
+				    BAR_DMABUF_IMP_EV_INVALIDATE, 1, EVENT_MS,
+				    NULL));
+	bd_close(&self->buf);
+	EXPECT_FALSE(bd_async_wait(&ar.a, BLOCKED_MS));
+	ASSERT_EQ(0, imp_signal(self->e.impfd, job));
+	ASSERT_TRUE(bd_async_wait(&ar.a, RETURN_MS));
+	bd_async_join(&ar.a);
+	EXPECT_EQ(0, ar.a.ret);
+	env_check_kmsg(_metadata, &self->e);
+}
+
+/*
+ * Importer teardown and rule 4: closing the importer's control file while
+ * a revoke waits on its held fence cancels the job (its fence signals with
+ * an error), unmaps and detaches, which lets the revoke complete.
+ */
+TEST_F_TIMEOUT(life, importer_close_releases_revoke, 120)
+{
+	struct bd_async_revoke ar;
+	__u64 job = 0;
+	__u32 h;
+
+	if (self->skipped)
+		return;
+	ASSERT_EQ(0, bd_env_attach(&self->e, self->buf,
+				   BAR_DMABUF_IMP_UNMAP_NEVER, 0, 0, true, &h))
+		TH_LOG("%s", self->e.why);
+	ASSERT_EQ(0, imp_submit(self->e.impfd, h, BAR_DMABUF_IMP_JOB_HOLD,
+				BAR_DMABUF_IMP_USAGE_WRITE, 0, 64, NULL, 0,
+				&job, NULL));
+	ASSERT_EQ(0, bd_async_revoke_start(&ar, self->e.devfd, self->buf, 0,
+					   60000));
+	ASSERT_EQ(0, imp_wait_event(self->e.impfd, h,
+				    BAR_DMABUF_IMP_EV_INVALIDATE, 1, EVENT_MS,
+				    NULL));
+	EXPECT_FALSE(bd_async_wait(&ar.a, BLOCKED_MS));
+	bd_close(&self->e.impfd);
+	ASSERT_TRUE(bd_async_wait(&ar.a, RETURN_MS));
+	bd_async_join(&ar.a);
+	EXPECT_EQ(0, ar.a.ret);
+	EXPECT_EQ(0, bd_restore(self->e.devfd, self->buf, 0, NULL));
+	env_check_kmsg(_metadata, &self->e);
+}
+
+/*
+ * Rule 10 for module unload: bar_dmabuf is not unloadable while a buffer
+ * exists (each buffer holds a module reference), so an unload can never
+ * free the BAR under a live mapping; the buffer keeps working meanwhile.
+ */
+TEST_F(life, rmmod_refused_while_buffers_exist)
+{
+	__u32 h;
+	int ret;
+
+	if (self->skipped)
+		return;
+	ASSERT_EQ(0, bd_env_attach(&self->e, self->buf,
+				   BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true, &h))
+		TH_LOG("%s", self->e.why);
+	ret = syscall(SYS_delete_module, "bar_dmabuf", O_NONBLOCK);
+	EXPECT_EQ(-1, ret);
+	EXPECT_EQ(EWOULDBLOCK, errno);
+	EXPECT_TRUE(bd_module_loaded("bar_dmabuf"));
+	EXPECT_EQ(0, bd_revoke(self->e.devfd, self->buf, 0, 30000, NULL));
+	EXPECT_EQ(0, bd_restore(self->e.devfd, self->buf, 0, NULL));
+	EXPECT_EQ(0, imp_map(self->e.impfd, h, NULL));
+	env_check_kmsg(_metadata, &self->e);
+}
+
+TEST_HARNESS_MAIN
