@@ -194,7 +194,7 @@ void bar_dmabuf_node_unregister(struct bar_dmabuf_dev *bdev);
 /* dmabuf.c */
 int bar_dmabuf_export(struct bar_dmabuf_dev *bdev,
 		      const struct bar_dmabuf_export *req,
-		      const struct bar_dmabuf_range *ranges);
+		      const struct bar_dmabuf_range *ranges, u64 *out_length);
 struct bar_dmabuf_buf *bar_dmabuf_buf_from_fd(int fd, struct dma_buf **out);
 
 /* revoke.c: the revoke protocol */

@@ -320,13 +320,14 @@ static int bar_dmabuf_check_ranges(struct bar_dmabuf_buf *buf,
  * @bdev: the device
  * @req: the validated request (flags, reserved and open_flags checked)
  * @ranges: @req->nr_ranges ranges, copied from userspace
+ * @out_length: total length of the buffer, on success
  *
  * Return: the new fd, or -EINVAL for a bad BAR or range, -ENODEV if the
  * device is going away, -EBUSY during a reset, -ENOMEM.
  */
 int bar_dmabuf_export(struct bar_dmabuf_dev *bdev,
 		      const struct bar_dmabuf_export *req,
-		      const struct bar_dmabuf_range *ranges)
+		      const struct bar_dmabuf_range *ranges, u64 *out_length)
 {
 	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
 	struct pci_dev *pdev = bdev->pdev;
@@ -400,6 +401,7 @@ int bar_dmabuf_export(struct bar_dmabuf_dev *bdev,
 	spin_unlock(&dmabuf->name_lock);
 
 	trace_bar_dmabuf_export(buf);
+	*out_length = buf->size;
 
 	fd = dma_buf_fd(dmabuf, req->open_flags);
 	if (fd < 0)

@@ -119,7 +119,7 @@ static int bar_dmabuf_ioctl_export(struct bar_dmabuf_dev *bdev,
 	if (IS_ERR(ranges))
 		return PTR_ERR(ranges);
 
-	fd = bar_dmabuf_export(bdev, &req, ranges);
+	fd = bar_dmabuf_export(bdev, &req, ranges, &req.out_length);
 	kfree(ranges);
 	if (fd < 0)
 		return fd;
@@ -223,9 +223,11 @@ static int bar_dmabuf_ioctl_restore(struct bar_dmabuf_dev *bdev,
 		if (ret)
 			return ret;
 		ret = bar_dmabuf_restore_one(buf);
-		if (!ret)
-			req.out_nr_buffers = 1;
 		dma_buf_put(dmabuf);
+		if (ret > 0) {
+			req.out_nr_buffers = ret;
+			ret = 0;
+		}
 	}
 	if (ret)
 		return ret;

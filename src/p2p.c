@@ -56,9 +56,9 @@ int bar_dmabuf_p2p_attach(struct bar_dmabuf_buf *buf,
 	    bar_dmabuf_compat_p2p_distance(bdev->pdev, dev) >= 0)
 		return 0;
 	if (READ_ONCE(bar_dmabuf_allow_unproven_p2p)) {
-		dev_info_ratelimited(dev,
-				     "%s buffer %u: P2P path not proven; mapping it anyway (allow_unproven_p2p=1)\n",
-				     bdev->name, buf->id);
+		dev_info_once(dev,
+			      "%s: P2P path to this device not proven; mapping anyway (allow_unproven_p2p=1)\n",
+			      bdev->name);
 		return 0;
 	}
 	dev_warn_ratelimited(dev,
