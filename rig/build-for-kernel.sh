@@ -39,6 +39,8 @@ rig_make() {
 	fi
 }
 
+[ "$KSUITE" = sid ] && bash "$RIG_DIR/sid-chroot.sh" ensure >/dev/null
+
 if [ -f "$tree/src/Kbuild" ] || [ -f "$tree/importer/Kbuild" ]; then
 	say build-for-kernel "$alias: make KDIR=$KDIR ${RIG_MAKEFLAGS:-}"
 	# shellcheck disable=SC2086

@@ -42,8 +42,14 @@ case $alias in
 	;;
 esac
 
-# The headers package and the parts of it that live in other packages.
+# The image and headers packages and the parts of them that live in other
+# packages (sid splits the image into linux-binary-*, linux-modules-*, ...).
 pkgs="$img $hdr"
+for d in $(rig_apt_depends "$img"); do
+	case $d in
+	linux-binary-* | linux-modules-* | linux-image-* | linux-base-*-*) pkgs="$pkgs $d" ;;
+	esac
+done
 for d in $(rig_apt_depends "$hdr"); do
 	case $d in
 	linux-headers-* | linux-kbuild-*)
@@ -57,7 +63,7 @@ done
 pkgs=$(echo "$pkgs" | tr ' ' '\n' | sort -u | tr '\n' ' ')
 
 kdir=$CACHE/kernels/$krel
-if [ -f "$kdir/.done" ]; then
+if [ "$(cat "$kdir/.done" 2>/dev/null)" = "$pkgs" ]; then
 	say fetch-kernel "$alias: $krel already in $kdir"
 else
 	say fetch-kernel "$alias: $krel from $suite: $pkgs"
@@ -70,17 +76,22 @@ else
 		say fetch-kernel "extract $(basename "$deb")"
 		dpkg-deb -x "$deb" "$kdir/root"
 	done
-	# Debian's headers Makefile includes the -common tree by absolute path.
-	sed -i "s|^include /usr/src/|include $kdir/root/usr/src/|" \
-		"$kdir/root/usr/src/$hdr/Makefile"
 	rm -rf "$kdir/debs"
-	touch "$kdir/.done"
+	echo "$pkgs" >"$kdir/.done"
 fi
 
 build=$kdir/root/usr/src/$hdr
-image=$kdir/root/boot/vmlinuz-$krel
+# Debian's headers Makefile names the -common tree (and KBUILD_OUTPUT) by
+# absolute path: point them into the extraction (idempotent).
+sed -i "s|\([ =]\)/usr/src/|\1$kdir/root/usr/src/|g" "$build/Makefile"
 [ -f "$build/Makefile" ] || die "no kbuild tree at $build"
-[ -f "$image" ] || die "no kernel image at $image"
+image=
+for f in boot/vmlinuz-$krel usr/lib/modules/$krel/vmlinuz lib/modules/$krel/vmlinuz; do
+	[ -f "$kdir/root/$f" ] && image=$kdir/root/$f && break
+done
+[ -n "$image" ] || die "no kernel image (vmlinuz) in $kdir/root"
+kmods=$kdir/root/lib/modules/$krel
+[ -d "$kmods" ] || kmods=$kdir/root/usr/lib/modules/$krel
 cat >"$(rig_alias_env "$alias")" <<EOF
 KALIAS=$alias
 KSUITE=$suite
@@ -88,5 +99,6 @@ KREL=$krel
 KIMAGE=$image
 KDIR=$build
 KROOT=$kdir/root
+KMODS=$kmods
 EOF
 say fetch-kernel "$alias: KREL=$krel KDIR=$build"

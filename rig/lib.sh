@@ -11,12 +11,14 @@
 #   chroot/sid/           mmdebstrap chroot used to build for sid's kernel
 #   runs/<release>/       last run: initramfs, BAR backing files, console log
 #   tools/                checkpatch, kernel-doc, kselftest headers
+#
+# RIG_TREE=/path builds another checkout of the project instead of this one.
 
 set -euo pipefail
 
 RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck disable=SC2034 # used by the scripts that source this
-TREE_DIR=$(cd "$RIG_DIR/.." && pwd)
+TREE_DIR=$(cd "${RIG_TREE:-$RIG_DIR/..}" && pwd)
 CACHE=${BAR_DMABUF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bar-dmabuf}
 mkdir -p "$CACHE"
 CACHE=$(cd "$CACHE" && pwd)
@@ -149,7 +151,7 @@ rig_alias_env() {
 
 # rig_load_kernel ALIAS: source what fetch-kernel.sh recorded:
 # KREL (uname -r), KIMAGE (bzImage), KDIR (kbuild dir), KROOT (extracted
-# root holding /lib/modules/$KREL), KSUITE.
+# root), KMODS (its lib/modules/$KREL), KSUITE.
 rig_load_kernel() {
 	local env
 	env=$(rig_alias_env "$1")

@@ -43,11 +43,11 @@ for m in $mods; do
 done
 
 # Distro modules: ours may need some, and the tests may want RIG_EXTRA_MODULES.
-kmods=$KROOT/lib/modules/$KREL
+kmods=${KMODS:?}
 if [ -d "$kmods/kernel" ]; then
 	if [ ! -f "$kmods/modules.dep" ]; then
 		say make-initramfs "depmod for the distro modules of $KREL (once)"
-		depmod -b "$KROOT" "$KREL"
+		depmod -b "${kmods%/lib/modules/"$KREL"}" "$KREL"
 	fi
 	# names whose closure we want: our dependencies + extras
 	want=${RIG_EXTRA_MODULES-vgem}
