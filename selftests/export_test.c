@@ -527,4 +527,427 @@ TEST_F(bad_export, errno_and_still_usable)
 	EXPECT_EQ(0, still_exports(self->devfd, self->bar));
 }
 
+/* ------------------------------------------------------------------ */
+
+/*
+ * The device, the importer and one 16-page buffer: data, uapi bad input of
+ * revoke/restore and of the importer.
+ */
+FIXTURE(imp)
+{
+	bool skipped;
+	struct bd_env e;
+	int buf;
+	__u32 h;
+};
+
+FIXTURE_SETUP(imp)
+{
+	int ret;
+
+	self->buf = -1;
+	ret = bd_env_open(&self->e, true, 64 * BD_PAGE);
+	if (ret > 0) {
+		self->skipped = true;
+		SKIP(return, "%s", self->e.why);
+	}
+	ASSERT_EQ(0, ret) TH_LOG("%s", self->e.why);
+	self->buf = bd_env_export(&self->e, 0, 16);
+	ASSERT_LE(0, self->buf) TH_LOG("%s", self->e.why);
+	ASSERT_EQ(0, bd_env_attach(&self->e, self->buf,
+				   BAR_DMABUF_IMP_UNMAP_WORKER, 0, 0, true,
+				   &self->h))
+		TH_LOG("%s", self->e.why);
+}
+
+FIXTURE_TEARDOWN(imp)
+{
+	bd_close(&self->buf);
+	bd_env_close(&self->e);
+}
+
+/* Run one job on @h and wait for it; the job's status or -errno. */
+static int run_job(struct bd_env *e, __u32 h, bool write, __u64 off,
+		   void *data, __u64 len)
+{
+	__u64 job = 0;
+	int ret, status = -1;
+
+	ret = imp_submit(e->impfd, h, write ? BAR_DMABUF_IMP_JOB_WRITE : 0,
+			 write ? BAR_DMABUF_IMP_USAGE_WRITE :
+				 BAR_DMABUF_IMP_USAGE_READ,
+			 off, len, write ? data : NULL, 0, &job, NULL);
+	if (ret)
+		return ret;
+	ret = imp_wait_job(e->impfd, job, 10000, write ? NULL : data,
+			   write ? 0 : len, &status, NULL);
+	return ret ? ret : status;
+}
+
+static void fill(unsigned char *p, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (unsigned char)(seed * 31 + i * 7 + (i >> 8));
+}
+
+/*
+ * Test 10: bytes written by an importer job (through its DMA addresses)
+ * appear in the BAR as the CPU sees it through the dma-buf mmap, and in the
+ * VM in the host file behind the BAR; bytes written through the mmap are
+ * what an importer job reads.
+ */
+TEST_F(imp, data_importer_and_cpu_agree)
+{
+	unsigned char out[2 * BD_PAGE], in[2 * BD_PAGE];
+	bool check = bd_env("BAR_DMABUF_HOSTFILE_CHECK");
+	char *cpu;
+	int ret;
+
+	if (self->skipped)
+		return;
+	cpu = mmap(NULL, 16 * BD_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   self->buf, 0);
+	ASSERT_NE(MAP_FAILED, cpu);
+
+	/* Importer writes pages 2-3, the CPU reads them. */
+	fill(out, sizeof(out), getpid());
+	ret = run_job(&self->e, self->h, true, 2 * BD_PAGE, out, sizeof(out));
+	ASSERT_EQ(0, ret) TH_LOG("write job: %s", strerror(-ret));
+	memcpy(in, cpu + 2 * BD_PAGE, sizeof(in));
+	EXPECT_EQ(0, memcmp(out, in, sizeof(in)));
+
+	/* The CPU writes pages 5-6 (across a page boundary), the importer reads. */
+	fill(out, sizeof(out), getpid() + 1);
+	memcpy(cpu + 5 * BD_PAGE, out, sizeof(out));
+	memset(in, 0, sizeof(in));
+	ret = run_job(&self->e, self->h, false, 5 * BD_PAGE, in, sizeof(in));
+	ASSERT_EQ(0, ret) TH_LOG("read job: %s", strerror(-ret));
+	EXPECT_EQ(0, memcmp(out, in, sizeof(in)));
+
+	/*
+	 * In the VM the host compares its file behind ivshmem0's BAR2 (our
+	 * BAR, exported from offset 0) with what the importer wrote; that
+	 * check counts as a test of its own in the rig's summary.
+	 */
+	if (check && self->e.info.out_bars[self->e.bar].size >= 16 * BD_PAGE) {
+		static const unsigned char marker[8] = {
+			0xbd, 0x5a, 0xa5, 0x01, 0x10, 0xfe, 0x77, 0x3c,
+		};
+		char hex[2 * sizeof(marker) + 1];
+		unsigned int i;
+
+		ret = run_job(&self->e, self->h, true, 9 * BD_PAGE,
+			      (void *)marker, sizeof(marker));
+		ASSERT_EQ(0, ret);
+		for (i = 0; i < sizeof(marker); i++)
+			sprintf(hex + 2 * i, "%02x", marker[i]);
+		EXPECT_EQ(0, bd_hostfile_check(9 * BD_PAGE, hex));
+	}
+	munmap(cpu, 16 * BD_PAGE);
+}
+
+/* Exporter bad input: revoke and restore arguments, exact errno. */
+TEST_F(imp, revoke_restore_bad_input)
+{
+	struct bar_dmabuf_revoke rv;
+	struct bar_dmabuf_restore rs;
+	int pipefd[2];
+
+	if (self->skipped)
+		return;
+	ASSERT_EQ(0, pipe(pipefd));
+	/* An fd that is not one of our buffers, and one that is not open. */
+	EXPECT_EQ(-EINVAL, bd_revoke(self->e.devfd, pipefd[0], 0, 1000, NULL));
+	EXPECT_EQ(-EINVAL, bd_restore(self->e.devfd, pipefd[0], 0, NULL));
+	EXPECT_EQ(-EBADF, bd_revoke(self->e.devfd, 999, 0, 1000, NULL));
+	EXPECT_EQ(-EBADF, bd_restore(self->e.devfd, 999, 0, NULL));
+	close(pipefd[0]);
+	close(pipefd[1]);
+	/* ALL_BUFFERS wants fd -1; unknown flags; reserved must be 0. */
+	EXPECT_EQ(-EINVAL, bd_revoke(self->e.devfd, self->buf,
+				     BAR_DMABUF_ALL_BUFFERS, 1000, NULL));
+	EXPECT_EQ(-EINVAL, bd_restore(self->e.devfd, self->buf,
+				      BAR_DMABUF_ALL_BUFFERS, NULL));
+	EXPECT_EQ(-EINVAL, bd_revoke(self->e.devfd, self->buf, 1u << 7, 1000,
+				     NULL));
+	EXPECT_EQ(-EINVAL, bd_restore(self->e.devfd, self->buf, 1u << 7, NULL));
+	memset(&rv, 0, sizeof(rv));
+	rv.size = sizeof(rv);
+	rv.fd = self->buf;
+	rv.reserved = 1;
+	EXPECT_EQ(-1, ioctl(self->e.devfd, BAR_DMABUF_IOCTL_REVOKE, &rv));
+	EXPECT_EQ(EINVAL, errno);
+	/* A size shorter than the struct's known fields. */
+	rv.reserved = 0;
+	rv.size = 8;
+	EXPECT_EQ(-1, ioctl(self->e.devfd, BAR_DMABUF_IOCTL_REVOKE, &rv));
+	EXPECT_EQ(EINVAL, errno);
+	memset(&rs, 0, sizeof(rs));
+	rs.size = 4;
+	rs.fd = self->buf;
+	EXPECT_EQ(-1, ioctl(self->e.devfd, BAR_DMABUF_IOCTL_RESTORE, &rs));
+	EXPECT_EQ(EINVAL, errno);
+
+	/* Nothing was revoked by any of that: the importer still maps. */
+	EXPECT_EQ(0, imp_map(self->e.impfd, self->h, NULL));
+	EXPECT_EQ(0, run_job(&self->e, self->h, false, 0, NULL, 64));
+}
+
+/*
+ * uapi rule: a struct may grow. A longer one whose extra bytes are zero is
+ * accepted; non-zero extra bytes are refused with E2BIG.
+ */
+TEST_F(imp, struct_size_rules)
+{
+	struct {
+		struct bar_dmabuf_info info;
+		__u64 tail;
+	} big;
+
+	if (self->skipped)
+		return;
+	memset(&big, 0, sizeof(big));
+	big.info.size = sizeof(big);
+	EXPECT_EQ(0, ioctl(self->e.devfd, BAR_DMABUF_IOCTL_INFO, &big));
+	EXPECT_EQ(self->e.info.out_bars[self->e.bar].size,
+		  big.info.out_bars[self->e.bar].size);
+	memset(&big, 0, sizeof(big));
+	big.info.size = sizeof(big);
+	big.tail = 1;
+	EXPECT_EQ(-1, ioctl(self->e.devfd, BAR_DMABUF_IOCTL_INFO, &big));
+	EXPECT_EQ(E2BIG, errno);
+	big.info.size = 4;
+	big.tail = 0;
+	EXPECT_EQ(-1, ioctl(self->e.devfd, BAR_DMABUF_IOCTL_INFO, &big));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+/* Importer bad input (importer issue): exact errno, importer still works. */
+TEST_F(imp, importer_bad_input)
+{
+	struct bar_dmabuf_imp_read_log rl;
+	struct bar_dmabuf_imp_event ev[1];
+	__u64 len = 0, job = 0;
+	__u32 h = 0;
+	int devnull, status;
+
+	if (self->skipped)
+		return;
+	ASSERT_EQ(0, imp_map(self->e.impfd, self->h, &len));
+	EXPECT_EQ(16 * BD_PAGE, len);
+
+	/* ATTACH: not a dma-buf, not an fd, unknown flags. */
+	devnull = open("/dev/null", O_RDWR);
+	ASSERT_LE(0, devnull);
+	EXPECT_EQ(-EINVAL, imp_attach(self->e.impfd, devnull, 0, &h));
+	close(devnull);
+	EXPECT_EQ(-EBADF, imp_attach(self->e.impfd, 999, 0, &h));
+	EXPECT_EQ(-EINVAL, imp_attach(self->e.impfd, self->buf, 1u << 9, &h));
+
+	/* MAP/UNMAP/DETACH of a handle that was never attached. */
+	EXPECT_EQ(-ENOENT, imp_map(self->e.impfd, 0x7fff, NULL));
+	EXPECT_EQ(-ENOENT, imp_unmap(self->e.impfd, 0x7fff));
+	EXPECT_EQ(-ENOENT, imp_detach(self->e.impfd, 0x7fff));
+
+	/* SUBMIT: out of the mapping, zero, huge, overflowing, bad fields. */
+	EXPECT_EQ(-EINVAL, imp_submit(self->e.impfd, self->h, 0, 0, len, 1,
+				      NULL, 0, &job, NULL));
+	EXPECT_EQ(-EINVAL, imp_submit(self->e.impfd, self->h, 0, 0, len - 1,
+				      2, NULL, 0, &job, NULL));
+	EXPECT_EQ(-EINVAL, imp_submit(self->e.impfd, self->h, 0, 0, 0, 0,
+				      NULL, 0, &job, NULL));
+	EXPECT_EQ(-EINVAL, imp_submit(self->e.impfd, self->h, 0, 0, 0,
+				      BAR_DMABUF_IMP_MAX_JOB + 1, NULL, 0,
+				      &job, NULL));
+	EXPECT_EQ(-EINVAL, imp_submit(self->e.impfd, self->h, 0, 0,
+				      ~0ULL - 8, 64, NULL, 0, &job, NULL));
+	EXPECT_EQ(-EINVAL, imp_submit(self->e.impfd, self->h, 1u << 9, 0, 0,
+				      64, NULL, 0, &job, NULL));
+	EXPECT_EQ(-EINVAL, imp_submit(self->e.impfd, self->h, 0, 3, 0, 64,
+				      NULL, 0, &job, NULL));
+	EXPECT_EQ(-EFAULT, imp_submit(self->e.impfd, self->h,
+				      BAR_DMABUF_IMP_JOB_WRITE, 0, 0, 64,
+				      (void *)8, 0, &job, NULL));
+	EXPECT_EQ(-ENOENT, imp_submit(self->e.impfd, 0x7fff, 0, 0, 0, 64,
+				      NULL, 0, &job, NULL));
+
+	/* SIGNAL/WAIT_JOB: unknown, finished, retired. */
+	EXPECT_EQ(-ENOENT, imp_signal(self->e.impfd, 0x7fffffff));
+	ASSERT_EQ(0, imp_submit(self->e.impfd, self->h, BAR_DMABUF_IMP_JOB_HOLD,
+				0, 0, 64, NULL, 0, &job, NULL));
+	EXPECT_EQ(0, imp_signal(self->e.impfd, job));
+	EXPECT_EQ(-EALREADY, imp_signal(self->e.impfd, job));
+	EXPECT_EQ(0, imp_wait_job(self->e.impfd, job, 10000, NULL, 0, &status,
+				  NULL));
+	EXPECT_EQ(0, status);
+	EXPECT_EQ(-ENOENT, imp_signal(self->e.impfd, job));
+	EXPECT_EQ(-ENOENT, imp_wait_job(self->e.impfd, job, 0, NULL, 0, NULL,
+					NULL));
+
+	/* READ_LOG into a buffer too small: ENOSPC, and the size needed. */
+	memset(&rl, 0, sizeof(rl));
+	rl.size = sizeof(rl);
+	rl.handle = self->h;
+	rl.max_events = 1;
+	rl.events_ptr = (__u64)(unsigned long)ev;
+	EXPECT_EQ(-1, ioctl(self->e.impfd, BAR_DMABUF_IMP_IOCTL_READ_LOG, &rl));
+	EXPECT_EQ(ENOSPC, errno);
+	EXPECT_LT(1, rl.out_nr_events);
+
+	/* WAIT_EVENT: unknown type, zero count; a timeout that passes. */
+	EXPECT_EQ(-EINVAL, imp_wait_event(self->e.impfd, self->h, 0, 1, 0,
+					  NULL));
+	EXPECT_EQ(-EINVAL, imp_wait_event(self->e.impfd, self->h, 0x100, 1, 0,
+					  NULL));
+	EXPECT_EQ(-EINVAL, imp_wait_event(self->e.impfd, self->h,
+					  BAR_DMABUF_IMP_EV_MAP, 0, 0, NULL));
+	EXPECT_EQ(-ETIMEDOUT, imp_wait_event(self->e.impfd, self->h,
+					     BAR_DMABUF_IMP_EV_WATCHDOG, 1, 10,
+					     NULL));
+
+	/* After all that, the attachment still runs jobs. */
+	EXPECT_EQ(0, run_job(&self->e, self->h, false, 0, NULL, 64));
+}
+
+/*
+ * Importer issue: closing the dma-buf fd while a job is in flight is fine,
+ * the attachment holds its own reference; the job completes.
+ */
+TEST_F(imp, close_dmabuf_with_job_in_flight)
+{
+	__u64 job = 0;
+	int status = -1;
+
+	if (self->skipped)
+		return;
+	ASSERT_EQ(0, imp_submit(self->e.impfd, self->h, 0,
+				BAR_DMABUF_IMP_USAGE_READ, 0, 256, NULL, 200,
+				&job, NULL));
+	bd_close(&self->buf);
+	ASSERT_EQ(0, imp_wait_job(self->e.impfd, job, 10000, NULL, 0, &status,
+				  NULL));
+	EXPECT_EQ(0, status);
+	EXPECT_EQ(0, run_job(&self->e, self->h, false, 0, NULL, 64));
+}
+
+/* ------------------------------------------------------------------ */
+
+/* Exporter bad input: an I/O BAR is refused (BAR_DMABUF_IOBAR_BDF). */
+TEST(io_bar_refused)
+{
+	const char *bdf = bd_env("BAR_DMABUF_IOBAR_BDF");
+	struct bar_dmabuf_info info;
+	int devfd, fd = -1, bar, mem;
+
+	if (!bdf)
+		SKIP(return, "BAR_DMABUF_IOBAR_BDF not set (a device with an I/O BAR)");
+	if (!bd_module_loaded("bar_dmabuf"))
+		SKIP(return, "module bar_dmabuf is not loaded");
+	devfd = bd_open_dev(bdf);
+	if (devfd == -ENOENT)
+		SKIP(return, "%s is not bound to bar_dmabuf", bdf);
+	ASSERT_LE(0, devfd);
+	ASSERT_EQ(0, bd_info(devfd, &info));
+	bar = bd_pick_io_bar(&info);
+	if (bar < 0)
+		SKIP(return, "%s has no I/O BAR", bdf);
+	EXPECT_EQ(-EINVAL, bd_export_one(devfd, bar, 0, BD_PAGE, &fd));
+	/* Its memory BAR still exports. */
+	mem = bd_pick_mem_bar(&info, BD_PAGE);
+	if (mem >= 0) {
+		EXPECT_EQ(0, bd_export_one(devfd, mem, 0, BD_PAGE, &fd));
+		close(fd);
+	}
+	close(devfd);
+}
+
+/*
+ * Several devices (exporter capability 7, BAR_DMABUF_BDF2): a buffer of one
+ * device is refused by the other's node, and revoking every buffer of one
+ * device never waits for the other's importers.
+ */
+FIXTURE(two)
+{
+	bool skipped;
+	struct bd_env e;
+	int dev2;
+	int buf2;
+};
+
+FIXTURE_SETUP(two)
+{
+	const char *bdf2 = bd_env("BAR_DMABUF_BDF2");
+	int ret;
+
+	self->dev2 = -1;
+	self->buf2 = -1;
+	ret = bd_env_open(&self->e, true, 64 * BD_PAGE);
+	if (ret > 0) {
+		self->skipped = true;
+		SKIP(return, "%s", self->e.why);
+	}
+	ASSERT_EQ(0, ret) TH_LOG("%s", self->e.why);
+	if (!bdf2) {
+		self->skipped = true;
+		SKIP(return, "BAR_DMABUF_BDF2 not set (a second device)");
+	}
+	self->dev2 = bd_open_dev(bdf2);
+	if (self->dev2 == -ENOENT) {
+		self->skipped = true;
+		SKIP(return, "%s is not bound to bar_dmabuf", bdf2);
+	}
+	ASSERT_LE(0, self->dev2);
+}
+
+FIXTURE_TEARDOWN(two)
+{
+	bd_close(&self->buf2);
+	bd_close(&self->dev2);
+	bd_env_close(&self->e);
+}
+
+TEST_F_TIMEOUT(two, devices_are_independent, 120)
+{
+	struct bar_dmabuf_info info2;
+	__u32 h1, h2, nr = 0;
+	__u64 t0;
+	int buf1, bar2;
+
+	if (self->skipped)
+		return;
+	ASSERT_EQ(0, bd_info(self->dev2, &info2));
+	bar2 = bd_pick_mem_bar(&info2, BD_PAGE);
+	ASSERT_LE(0, bar2);
+	ASSERT_EQ(0, bd_export_one(self->dev2, bar2, 0, BD_PAGE, &self->buf2));
+	buf1 = bd_env_export(&self->e, 0, 1);
+	ASSERT_LE(0, buf1);
+
+	/* A buffer of device 2 is not device 1's to revoke or restore. */
+	EXPECT_EQ(-EINVAL, bd_revoke(self->e.devfd, self->buf2, 0, 1000, NULL));
+	EXPECT_EQ(-EINVAL, bd_restore(self->e.devfd, self->buf2, 0, NULL));
+
+	/* Device 2's importer never unmaps; device 1's revoke-all ignores it. */
+	ASSERT_EQ(0, bd_env_attach(&self->e, self->buf2,
+				   BAR_DMABUF_IMP_UNMAP_NEVER, 0, 0, true, &h2))
+		TH_LOG("%s", self->e.why);
+	ASSERT_EQ(0, bd_env_attach(&self->e, buf1, BAR_DMABUF_IMP_UNMAP_SYNC,
+				   0, 0, true, &h1))
+		TH_LOG("%s", self->e.why);
+	t0 = bd_now_ns();
+	EXPECT_EQ(0, bd_revoke(self->e.devfd, -1, BAR_DMABUF_ALL_BUFFERS, 30000,
+			       &nr));
+	EXPECT_GT(5000, bd_ms_between(t0, bd_now_ns()));
+	EXPECT_EQ(1, nr);
+	/* Device 2's buffer is untouched: still mapped, still attachable. */
+	EXPECT_EQ(-ETIMEDOUT, imp_wait_event(self->e.impfd, h2,
+					     BAR_DMABUF_IMP_EV_INVALIDATE, 1,
+					     0, NULL));
+	EXPECT_EQ(0, imp_attach(self->e.impfd, self->buf2, 0, &h2));
+	EXPECT_EQ(0, bd_restore(self->e.devfd, -1, BAR_DMABUF_ALL_BUFFERS,
+				NULL));
+	close(buf1);
+}
+
 TEST_HARNESS_MAIN

@@ -269,6 +269,22 @@ int bd_hotplug(const char *op)
 	return ret > 0 ? -EIO : ret;
 }
 
+int bd_hostfile_check(unsigned long long offset, const char *hex)
+{
+	char off[32], *argv[4];
+	int ret;
+
+	snprintf(off, sizeof(off), "%llu", offset);
+	argv[0] = (char *)bd_env("BAR_DMABUF_HOSTFILE_CHECK");
+	argv[1] = off;
+	argv[2] = (char *)hex;
+	argv[3] = NULL;
+	if (!argv[0])
+		return -ENOENT;
+	ret = bd_run(argv);
+	return ret > 0 ? -EIO : ret;
+}
+
 int bd_wait_path(const char *path, bool exists, int timeout_ms)
 {
 	__u64 deadline = bd_now_ns() + (__u64)timeout_ms * BD_NSEC_PER_MSEC;
@@ -466,7 +482,7 @@ int imp_read_log(int impfd, __u32 handle, struct imp_log *log)
 		.size = sizeof(r),
 		.handle = handle,
 	};
-	__u32 room = 64;
+	__u32 room = 256;
 	int ret;
 
 	memset(log, 0, sizeof(*log));
@@ -486,10 +502,10 @@ int imp_read_log(int impfd, __u32 handle, struct imp_log *log)
 			return 0;
 		}
 		free(ev);
-		if (ret != -ENOSPC || r.out_nr_events <= room)
+		if (ret != -ENOSPC || room >= (1u << 20))
 			return ret;
-		/* The log grew: ask for what it said plus some slack. */
-		room = r.out_nr_events + 64;
+		/* Too small: grow (out_nr_events may not have been copied). */
+		room = r.out_nr_events > room ? r.out_nr_events + 64 : room * 4;
 	}
 }
 

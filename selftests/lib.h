@@ -120,6 +120,13 @@ int bd_run(char *const argv[]);
 int bd_hotplug(const char *op);
 
 /*
+ * In the test VM, ask the host to compare the file behind
+ * BAR_DMABUF_BDF's BAR2 at @offset with @hex (through
+ * $BAR_DMABUF_HOSTFILE_CHECK): 0, -ENOENT if unset, -EIO.
+ */
+int bd_hostfile_check(unsigned long long offset, const char *hex);
+
+/*
  * Wait, checking every 20 ms, until @path exists (@exists true) or is gone,
  * at most @timeout_ms; 0 when it happened, -ETIMEDOUT otherwise. For state
  * that only sysfs/devtmpfs show, with no event to wait on.
