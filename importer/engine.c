@@ -186,7 +186,7 @@ static void imp_job_work(struct work_struct *work)
 	case IMP_JOB_QUEUED:
 		if (job->hold && !job->signal_requested) {
 			next = IMP_JOB_HELD;
-			delay = msecs_to_jiffies(READ_ONCE(imp_fence_watchdog_ms));
+			delay = msecs_to_jiffies(max(1u, READ_ONCE(imp_fence_watchdog_ms)));
 		} else if (!job->hold && job->delay_ms) {
 			next = IMP_JOB_DELAYED;
 			delay = msecs_to_jiffies(job->delay_ms);

@@ -14,6 +14,17 @@
  * Every command takes a struct whose first field is its size and whose
  * second is a flags word; unknown flags and non-zero reserved fields are
  * rejected with -EINVAL. Fields named out_* are written by the kernel.
+ * A size smaller than the struct this header defines is -EINVAL; a larger
+ * one is accepted if the bytes past it are zero, else -E2BIG. A command on
+ * an unknown handle, or (except READ_LOG and WAIT_EVENT) on a detached one,
+ * fails with -ENOENT.
+ *
+ * The simulated hardware has one queue per attachment: its jobs complete
+ * in submission order (a held job holds back the ones after it), as the
+ * fences of one dma_fence context must. A job moves its data when it
+ * completes; if its mapping was unmapped by then (UNMAP, SYNC mode) it
+ * finishes with -ENODEV without touching the buffer. Defaults of a new
+ * attachment: BAR_DMABUF_IMP_UNMAP_WORKER, no late reads, interval 1 ms.
  */
 #ifndef _UAPI_LINUX_BAR_DMABUF_IMPORTER_H
 #define _UAPI_LINUX_BAR_DMABUF_IMPORTER_H
@@ -62,6 +73,7 @@ struct bar_dmabuf_imp_attach {
 	__s32 dmabuf_fd;
 	__u32 out_handle;
 };
+
 #define BAR_DMABUF_IMP_IOCTL_ATTACH \
 	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_ATTACH)
 
@@ -74,9 +86,10 @@ struct bar_dmabuf_imp_attach {
  * @out_length: MAP: length of the mapping in bytes
  *
  * DETACH fails with -EBUSY while jobs of the attachment are in flight. MAP
- * of a revoked buffer fails with the exporter's error (-ENODEV). UNMAP is
- * how a test releases a mapping whose unmap mode is
- * BAR_DMABUF_IMP_UNMAP_ON_REQUEST.
+ * of a revoked buffer fails with the exporter's error (-ENODEV); MAP when a
+ * usable mapping exists just reports it. UNMAP is how a test releases a
+ * mapping whose unmap mode is BAR_DMABUF_IMP_UNMAP_ON_REQUEST: it hands
+ * back every mapping of the attachment (-ENOENT when there is none).
  */
 struct bar_dmabuf_imp_handle {
 	__u32 size;
@@ -85,6 +98,7 @@ struct bar_dmabuf_imp_handle {
 	__u32 reserved;
 	__aligned_u64 out_length;
 };
+
 #define BAR_DMABUF_IMP_IOCTL_DETACH \
 	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_DETACH)
 #define BAR_DMABUF_IMP_IOCTL_MAP \
@@ -127,8 +141,15 @@ enum bar_dmabuf_imp_behaviour_flags {
  * @handle: the attachment
  * @unmap_mode: one of &enum bar_dmabuf_imp_unmap_mode
  * @late_read_window_ms: after an invalidate, keep reading the old mapping
- *	for this long before unmapping (WORKER mode); 0 = no late reads
- * @late_read_interval_ms: pause between two late reads, at least 1
+ *	for this long before unmapping (WORKER mode); 0 = no late reads;
+ *	at most 60000
+ * @late_read_interval_ms: pause between two late reads, 1 to 10000
+ *
+ * A late read reads the first 64 bytes of the old mapping; the first one
+ * is the reference the later ones are compared with. The write after
+ * invalidate puts the 4 bytes "BAD!" at offset 0, before the first late
+ * read. In WORKER mode the unmap also waits for the jobs still running on
+ * the old mapping. Any mode but SYNC reads late when a window is set.
  */
 struct bar_dmabuf_imp_behaviour {
 	__u32 size;
@@ -138,6 +159,7 @@ struct bar_dmabuf_imp_behaviour {
 	__u32 late_read_window_ms;
 	__u32 late_read_interval_ms;
 };
+
 #define BAR_DMABUF_IMP_IOCTL_SET_BEHAVIOUR \
 	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_SET_BEHAVIOUR)
 
@@ -179,7 +201,8 @@ enum bar_dmabuf_imp_job_flags {
  * @offset: byte offset into the buffer
  * @length: bytes to move, 1 to BAR_DMABUF_IMP_MAX_JOB
  * @data_ptr: WRITE: user pointer to @length bytes, copied at submit
- * @delay_ms: the job completes this long after it starts (unless held)
+ * @delay_ms: the job completes this long after it starts (unless held);
+ *	at most 60000
  * @out_sync_fd: the fence as a sync_file, with BAR_DMABUF_IMP_JOB_SYNC_FILE,
  *	else -1
  * @out_job: names the job in SIGNAL and WAIT_JOB (never 0)
@@ -198,6 +221,7 @@ struct bar_dmabuf_imp_submit {
 	__aligned_u64 out_job;
 	__aligned_u64 reserved;
 };
+
 #define BAR_DMABUF_IMP_IOCTL_SUBMIT \
 	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_SUBMIT)
 
@@ -212,6 +236,7 @@ struct bar_dmabuf_imp_signal {
 	__u32 flags;
 	__aligned_u64 job;
 };
+
 #define BAR_DMABUF_IMP_IOCTL_SIGNAL \
 	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_SIGNAL)
 
@@ -223,6 +248,7 @@ struct bar_dmabuf_imp_signal {
  * @timeout_ms: longest wait; -ETIMEDOUT when it passes
  * @data_ptr: read jobs: user buffer receiving the bytes read
  * @data_len: size of @data_ptr; must be at least the job's length for a read
+ *	(-EINVAL otherwise); @data_ptr 0 skips the copy
  * @out_status: 0, or the job's error: -EFAULT for a DMA fault, -ENODEV when
  *	the buffer was revoked, -ECANCELED, -ETIME for a watchdog expiry
  * @out_signal_ns: CLOCK_MONOTONIC time its fence signalled
@@ -239,21 +265,24 @@ struct bar_dmabuf_imp_wait_job {
 	__aligned_u64 data_len;
 	__aligned_u64 out_signal_ns;
 };
+
 #define BAR_DMABUF_IMP_IOCTL_WAIT_JOB \
 	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_WAIT_JOB)
 
 /**
  * enum bar_dmabuf_imp_event_type - entries of the timeline
  * @BAR_DMABUF_IMP_EV_ATTACH: attached
- * @BAR_DMABUF_IMP_EV_MAP: mapped (@result: 0 or the map error)
+ * @BAR_DMABUF_IMP_EV_MAP: mapped, @arg bytes (@result: 0 or the map error)
  * @BAR_DMABUF_IMP_EV_JOB_SUBMIT: job @arg submitted (@result: 0 or error)
  * @BAR_DMABUF_IMP_EV_JOB_START: job @arg started on the hardware
  * @BAR_DMABUF_IMP_EV_JOB_DONE: job @arg finished (@result: its status)
  * @BAR_DMABUF_IMP_EV_FENCE_SIGNAL: the fence of job @arg signalled
- * @BAR_DMABUF_IMP_EV_INVALIDATE: the exporter's invalidate callback ran
+ * @BAR_DMABUF_IMP_EV_INVALIDATE: the exporter's invalidate callback ran;
+ *	@arg is the length of the mapping it invalidated, 0 if none was in use
+ *	(e.g. the notification of a restore)
  * @BAR_DMABUF_IMP_EV_LATE_READ: a late read at offset @arg (@result: 0,
  *	-EFAULT for a DMA fault, -EBADMSG if the data differed)
- * @BAR_DMABUF_IMP_EV_UNMAP: unmapped
+ * @BAR_DMABUF_IMP_EV_UNMAP: unmapped, @arg bytes
  * @BAR_DMABUF_IMP_EV_DETACH: detached
  * @BAR_DMABUF_IMP_EV_VIOLATION: the importer broke the protocol on request
  *	(a write after invalidate); @arg is the offset
@@ -318,6 +347,7 @@ struct bar_dmabuf_imp_read_log {
 	__u32 out_nr_events;
 	__u32 out_lost;
 };
+
 #define BAR_DMABUF_IMP_IOCTL_READ_LOG \
 	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_READ_LOG)
 
@@ -340,6 +370,7 @@ struct bar_dmabuf_imp_wait_event {
 	__u32 timeout_ms;
 	__aligned_u64 out_ts_ns;
 };
+
 #define BAR_DMABUF_IMP_IOCTL_WAIT_EVENT \
 	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_WAIT_EVENT)
 
@@ -370,6 +401,7 @@ struct bar_dmabuf_imp_counters {
 	__u32 out_watchdog_expired;
 	__u32 out_invalidates;
 };
+
 #define BAR_DMABUF_IMP_IOCTL_COUNTERS \
 	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_COUNTERS)
 
