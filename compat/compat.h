@@ -134,9 +134,10 @@ static inline void bar_dmabuf_compat_fence_name(struct dma_fence *fence,
 }
 
 /*
- * P2P reachability on kernels without per-BAR providers: the P2P distance
- * from the BAR's device to the importer's device, < 0 when there is no
- * provable path. Debian's 6.1 has no CONFIG_PCI_P2PDMA: always < 0.
+ * P2P reachability: the P2P distance from the BAR's device to the
+ * importer's device, < 0 when there is no provable path (the same answer
+ * as pci_p2pdma_map_type(), which is not exported). Debian's 6.1 has no
+ * CONFIG_PCI_P2PDMA: always < 0.
  */
 static inline int bar_dmabuf_compat_p2p_distance(struct pci_dev *provider,
 						 struct device *client)
@@ -147,8 +148,8 @@ static inline int bar_dmabuf_compat_p2p_distance(struct pci_dev *provider,
 }
 
 /*
- * The dma-buf P2P mapping helpers (6.19+): per-BAR providers, map type
- * from provider to importer, and the phys_vec -> sg_table helpers.
+ * The dma-buf P2P mapping helpers (6.19+): per-BAR providers and the
+ * phys_vec -> sg_table helpers.
  */
 #if HAVE_DMA_BUF_PHYS_VEC_TO_SGT && HAVE_PCIM_P2PDMA_PROVIDER
 #include <linux/dma-buf-mapping.h>
@@ -167,20 +168,6 @@ static inline struct p2pdma_provider *
 bar_dmabuf_compat_p2p_provider(struct pci_dev *pdev, int bar)
 {
 	return pcim_p2pdma_provider(pdev, bar);
-}
-
-/* true if the helpers can map @provider's MMIO for @dev */
-static inline bool
-bar_dmabuf_compat_p2p_provable(struct p2pdma_provider *provider,
-			       struct device *dev)
-{
-	switch (pci_p2pdma_map_type(provider, dev)) {
-	case PCI_P2PDMA_MAP_BUS_ADDR:
-	case PCI_P2PDMA_MAP_THRU_HOST_BRIDGE:
-		return true;
-	default:
-		return false;
-	}
 }
 
 static inline struct sg_table *
@@ -216,13 +203,6 @@ static inline struct p2pdma_provider *
 bar_dmabuf_compat_p2p_provider(struct pci_dev *pdev, int bar)
 {
 	return NULL;
-}
-
-static inline bool
-bar_dmabuf_compat_p2p_provable(struct p2pdma_provider *provider,
-			       struct device *dev)
-{
-	return false;
 }
 
 static inline struct sg_table *

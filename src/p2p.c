@@ -4,13 +4,12 @@
  *
  * At attach time we decide how this importer's mappings are made, once:
  *
- *  - the kernel's dma-buf P2P helpers (6.19+, CONFIG_PCI_P2PDMA) when the
- *    P2P core says the path from our BAR to the importer is a switch-local
- *    bus address or an allowed path through the host bridge;
- *  - otherwise, on kernels without the helpers, when pci_p2pdma_distance()
- *    accepts the path: dma_map_resource() of each range, which gives the
- *    importer an IOVA (IOMMU) or the CPU physical address (direct) routed
- *    through the host bridge;
+ *  - when pci_p2pdma_distance() accepts the path from our device to the
+ *    importer's (a switch-local bus address, or a host bridge the P2P core
+ *    trusts): the kernel's dma-buf P2P helpers where it has them (6.19+),
+ *    which pick bus address or IOVA; on older kernels dma_map_resource()
+ *    of each range, which gives the importer an IOVA (IOMMU) or the CPU
+ *    physical address (direct), routed through the host bridge;
  *  - otherwise (no CONFIG_PCI_P2PDMA as on Debian's 6.1, a host bridge not
  *    on the P2P list, an importer that is not a PCI function) the path
  *    cannot be proven, and the attach fails with -EXDEV unless the
@@ -46,15 +45,12 @@ int bar_dmabuf_p2p_attach(struct bar_dmabuf_buf *buf,
 	struct device *dev = battach->attach->dev;
 	struct p2pdma_provider *provider = bdev->providers[buf->bar];
 
-	if (BAR_DMABUF_COMPAT_P2P_HELPERS && provider &&
-	    bar_dmabuf_compat_p2p_provable(provider, dev)) {
-		battach->path = BAR_DMABUF_PATH_HELPER;
+	battach->path = BAR_DMABUF_PATH_RESOURCE;
+	if (bar_dmabuf_compat_p2p_distance(bdev->pdev, dev) >= 0) {
+		if (BAR_DMABUF_COMPAT_P2P_HELPERS && provider)
+			battach->path = BAR_DMABUF_PATH_HELPER;
 		return 0;
 	}
-	battach->path = BAR_DMABUF_PATH_RESOURCE;
-	if (!BAR_DMABUF_COMPAT_P2P_HELPERS &&
-	    bar_dmabuf_compat_p2p_distance(bdev->pdev, dev) >= 0)
-		return 0;
 	if (READ_ONCE(bar_dmabuf_allow_unproven_p2p)) {
 		dev_info_once(dev,
 			      "%s: P2P path to this device not proven; mapping anyway (allow_unproven_p2p=1)\n",
