@@ -176,7 +176,8 @@ struct bar_dmabuf_attach {
 	atomic_t nr_pins;
 };
 
-/* main.c: the bdf= list */
+/* main.c: parameters and the bdf= list */
+unsigned int bar_dmabuf_default_timeout_ms(void);
 bool bar_dmabuf_bdf_listed(struct pci_dev *pdev);
 struct pci_dev *bar_dmabuf_bdf_get(unsigned int i);
 unsigned int bar_dmabuf_bdf_count(void);

@@ -73,7 +73,7 @@ static int bar_dmabuf_ioctl_info(struct bar_dmabuf_dev *bdev,
 	info.out_device = pdev->device;
 	info.out_bdf = pci_domain_nr(pdev->bus) << 16 |
 		       pdev->bus->number << 8 | pdev->devfn;
-	info.out_default_timeout_ms = READ_ONCE(bar_dmabuf_revoke_timeout_ms);
+	info.out_default_timeout_ms = bar_dmabuf_default_timeout_ms();
 	for (i = 0; i < BAR_DMABUF_NUM_BARS; i++) {
 		unsigned long fl = pci_resource_flags(pdev, i);
 		struct bar_dmabuf_bar *bar = &info.out_bars[i];
@@ -172,7 +172,7 @@ static int bar_dmabuf_ioctl_revoke(struct bar_dmabuf_dev *bdev,
 		return ret;
 	if (req.flags & ~BAR_DMABUF_ALL_BUFFERS || req.reserved)
 		return -EINVAL;
-	timeout = req.timeout_ms ?: READ_ONCE(bar_dmabuf_revoke_timeout_ms);
+	timeout = req.timeout_ms ?: bar_dmabuf_default_timeout_ms();
 
 	req.out_nr_buffers = 0;
 	if (req.flags & BAR_DMABUF_ALL_BUFFERS) {
@@ -299,7 +299,7 @@ static int bar_dmabuf_node_release(struct inode *inode, struct file *file)
 
 	if (last)
 		bar_dmabuf_revoke_all(bdev, BAR_DMABUF_WHY_CLOSE,
-				      READ_ONCE(bar_dmabuf_revoke_timeout_ms),
+				      bar_dmabuf_default_timeout_ms(),
 				      NULL);
 	bar_dmabuf_dev_put(bdev);
 	return 0;

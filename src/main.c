@@ -31,6 +31,16 @@ module_param_named(allow_unproven_p2p, bar_dmabuf_allow_unproven_p2p, bool,
 MODULE_PARM_DESC(allow_unproven_p2p,
 		 "Accept importers whose P2P path to the BAR the kernel cannot prove (no CONFIG_PCI_P2PDMA, host bridge not on the P2P list, non-PCI importer); mapped with dma_map_resource (default N)");
 
+/**
+ * bar_dmabuf_default_timeout_ms() - the revoke timeout used for "0"
+ *
+ * Return: revoke_timeout_ms, at least 1.
+ */
+unsigned int bar_dmabuf_default_timeout_ms(void)
+{
+	return max(READ_ONCE(bar_dmabuf_revoke_timeout_ms), 1U);
+}
+
 struct bar_dmabuf_bdf {
 	u32 domain;
 	u32 bus;

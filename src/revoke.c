@@ -192,7 +192,7 @@ static int bar_dmabuf_revoke_wait(struct bar_dmabuf_buf **bufs, int *res,
 	int ret = 0;
 
 	if (forever)
-		timeout_ms = max(READ_ONCE(bar_dmabuf_revoke_timeout_ms), 1000U);
+		timeout_ms = max(bar_dmabuf_default_timeout_ms(), 1000U);
 	do {
 		deadline = jiffies + msecs_to_jiffies(timeout_ms);
 		pending = 0;

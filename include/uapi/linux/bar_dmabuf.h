@@ -88,6 +88,7 @@ struct bar_dmabuf_info {
 	__u32 out_default_timeout_ms;
 	struct bar_dmabuf_bar out_bars[BAR_DMABUF_NUM_BARS];
 };
+
 #define BAR_DMABUF_IOCTL_INFO	_IO(BAR_DMABUF_TYPE, BAR_DMABUF_CMD_INFO)
 
 /**
@@ -128,6 +129,7 @@ struct bar_dmabuf_export {
 	__aligned_u64 out_length;
 	__aligned_u64 reserved;
 };
+
 #define BAR_DMABUF_IOCTL_EXPORT	_IO(BAR_DMABUF_TYPE, BAR_DMABUF_CMD_EXPORT)
 
 /**
@@ -162,6 +164,7 @@ struct bar_dmabuf_revoke {
 	__u32 out_nr_buffers;
 	__u32 reserved;
 };
+
 #define BAR_DMABUF_IOCTL_REVOKE	_IO(BAR_DMABUF_TYPE, BAR_DMABUF_CMD_REVOKE)
 
 /**
@@ -181,6 +184,7 @@ struct bar_dmabuf_restore {
 	__s32 fd;
 	__u32 out_nr_buffers;
 };
+
 #define BAR_DMABUF_IOCTL_RESTORE _IO(BAR_DMABUF_TYPE, BAR_DMABUF_CMD_RESTORE)
 
 #endif /* _UAPI_LINUX_BAR_DMABUF_H */
