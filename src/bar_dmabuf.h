@@ -104,7 +104,7 @@ struct bar_dmabuf_dev {
  * @node: on &bar_dmabuf_dev.buffers; protected by the device lock
  * @revoke_waiters: revokes now waiting for this buffer (device lock)
  * @revoke_incomplete: revoked, but no wait has yet seen every fence
- *	signalled and every mapping unmapped (device lock)
+ *	signalled and every mapping unmapped (device lock); for debugfs
  * @revoked_by_reset: revoked by reset_prepare, restored by reset_done
  *	(device lock)
  * @revoke_start: when the pending revoke began (device lock)

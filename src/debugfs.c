@@ -56,7 +56,8 @@ static void bar_dmabuf_debugfs_buf(struct seq_file *s,
 			   &buf->phys[i].paddr, buf->phys[i].len);
 	seq_printf(s, "  live mappings: %d\n", atomic_read(&buf->live_maps));
 	if (buf->revoke_waiters || buf->revoke_incomplete)
-		seq_printf(s, "  revoke pending: %u waiter(s), %lld ms\n",
+		seq_printf(s, "  revoke %s: %u waiter(s), started %lld ms ago\n",
+			   buf->revoke_waiters ? "waiting" : "timed out",
 			   buf->revoke_waiters,
 			   ktime_ms_delta(ktime_get(), buf->revoke_start));
 

@@ -319,7 +319,13 @@ static int bar_dmabuf_restore_locked(struct bar_dmabuf_buf *buf)
 
 	if (buf->dead)
 		return -ENODEV;
-	if (buf->revoke_waiters || buf->revoke_incomplete)
+	/*
+	 * Not while a revoke waits: it would wait for mappings the restore
+	 * lets importers make again. After a revoke that timed out, nobody
+	 * waits: mappings left from before are still valid (we never tear
+	 * DMA addresses down), so restoring is safe.
+	 */
+	if (buf->revoke_waiters)
 		return -EBUSY;
 	if (!buf->revoked)
 		return 0;
@@ -331,6 +337,7 @@ static int bar_dmabuf_restore_locked(struct bar_dmabuf_buf *buf)
 	 */
 	buf->revoked = false;
 	buf->revoked_by_reset = false;
+	buf->revoke_incomplete = false;
 	bar_dmabuf_compat_invalidate(buf->dmabuf);
 	dma_resv_unlock(resv);
 	trace_bar_dmabuf_restore(buf);
@@ -342,8 +349,7 @@ static int bar_dmabuf_restore_locked(struct bar_dmabuf_buf *buf)
  * @buf: the buffer; the caller holds a dma-buf reference
  *
  * Return: 1 if restored, 0 if it was not revoked, -ENODEV if its device
- * is gone, -EBUSY while a revoke is waiting or did not complete, or during
- * a reset.
+ * is gone, -EBUSY while a revoke of it is waiting, or during a reset.
  */
 int bar_dmabuf_restore_one(struct bar_dmabuf_buf *buf)
 {
@@ -367,8 +373,8 @@ int bar_dmabuf_restore_one(struct bar_dmabuf_buf *buf)
  * @reset_only: only those revoked by reset_prepare (reset_done)
  * @nr: if not NULL, the number restored
  *
- * Without @reset_only all or nothing: -EBUSY if any revoked buffer still
- * has a revoke waiting or incomplete.
+ * Without @reset_only all or nothing: -EBUSY if a revoke still waits for
+ * any revoked buffer.
  *
  * Return: 0, -ENODEV, -EBUSY.
  */
@@ -390,8 +396,7 @@ int bar_dmabuf_restore_all(struct bar_dmabuf_dev *bdev, bool reset_only,
 			goto out_unlock;
 		}
 		list_for_each_entry(buf, &bdev->buffers, node) {
-			if (buf->revoked &&
-			    (buf->revoke_waiters || buf->revoke_incomplete)) {
+			if (buf->revoked && buf->revoke_waiters) {
 				ret = -EBUSY;
 				goto out_unlock;
 			}
