@@ -226,10 +226,14 @@ static void imp_job_work(struct work_struct *work)
 
 	if (next == IMP_JOB_READY && phase != IMP_JOB_READY &&
 	    phase != IMP_JOB_DONE) {
+		/*
+		 * Queue under the lock: once it is dropped the job may be
+		 * retired and the file closed, and ia must not be touched.
+		 */
 		spin_lock(&ia->lock);
 		job->phase = IMP_JOB_READY;
-		spin_unlock(&ia->lock);
 		queue_work(imp_wq, &ia->retire_work);
+		spin_unlock(&ia->lock);
 	} else if (next == IMP_JOB_HELD || next == IMP_JOB_DELAYED) {
 		if (phase != next) {
 			/* Hand our reference to the next run. */

@@ -60,6 +60,14 @@ struct imp_file;
 
 /**
  * struct imp_counters - module-wide counters (BAR_DMABUF_IMP_IOCTL_COUNTERS)
+ * @attachments: attachments not yet detached
+ * @mappings: mappings not yet handed back
+ * @jobs_pending: jobs whose fence has not signalled
+ * @dma_faults: accesses whose DMA address did not translate
+ * @late_reads: late reads issued
+ * @violations: writes after invalidate done on request
+ * @watchdog_expired: held fences the watchdog signalled
+ * @invalidates: invalidate callbacks received
  *
  * Plain atomics, no lock; each one is changed where its event happens.
  */
