@@ -94,26 +94,48 @@ FIXTURE(way)
 	char *cpu;
 };
 
+/*
+ * Each way out runs twice: releasing the fence first shows it waits for
+ * the mapping (rule 5), releasing the mapping first that it waits for the
+ * fence (rule 4).
+ */
 FIXTURE_VARIANT(way)
 {
 	enum way way;
 	bool dead;	/* the buffer can never be restored afterwards */
+	bool fence_first;
 };
 
-FIXTURE_VARIANT_ADD(way, unbind) {
+FIXTURE_VARIANT_ADD(way, unbind_fence_first) {
+	.way = WAY_UNBIND, .dead = true, .fence_first = true,
+};
+
+FIXTURE_VARIANT_ADD(way, unbind_unmap_first) {
 	.way = WAY_UNBIND, .dead = true,
 };
 
-FIXTURE_VARIANT_ADD(way, hot_unplug) {
+FIXTURE_VARIANT_ADD(way, hot_unplug_fence_first) {
+	.way = WAY_HOTPLUG, .dead = true, .fence_first = true,
+};
+
+FIXTURE_VARIANT_ADD(way, hot_unplug_unmap_first) {
 	.way = WAY_HOTPLUG, .dead = true,
 };
 
-FIXTURE_VARIANT_ADD(way, pci_reset) {
-	.way = WAY_RESET, .dead = false,
+FIXTURE_VARIANT_ADD(way, pci_reset_fence_first) {
+	.way = WAY_RESET, .fence_first = true,
 };
 
-FIXTURE_VARIANT_ADD(way, last_close_of_node) {
-	.way = WAY_CLOSE, .dead = false,
+FIXTURE_VARIANT_ADD(way, pci_reset_unmap_first) {
+	.way = WAY_RESET,
+};
+
+FIXTURE_VARIANT_ADD(way, last_close_fence_first) {
+	.way = WAY_CLOSE, .fence_first = true,
+};
+
+FIXTURE_VARIANT_ADD(way, last_close_unmap_first) {
+	.way = WAY_CLOSE,
 };
 
 FIXTURE_SETUP(way)
@@ -183,9 +205,10 @@ static int way_out(void *p)
 
 /*
  * Test 9, rules 4, 5, 6 and 10 (and 12: unbind with fds open, then close
- * them): the way out waits for a held fence (importer A) and a late unmap
- * (importer B, late reads meanwhile) like an explicit revoke; the dma-buf
- * fd outlives it, dead or restorable as the way out says; nothing warns.
+ * them): the way out waits for a held fence (importer A), a late unmap
+ * with late reads (importer B) and an unmap we release (importer C), like
+ * an explicit revoke; the dma-buf fd outlives it, dead or restorable as
+ * the way out says; nothing warns.
  */
 TEST_F_TIMEOUT(way, waits_for_fence_and_unmap, 300)
 {
@@ -195,10 +218,10 @@ TEST_F_TIMEOUT(way, waits_for_fence_and_unmap, 300)
 		.bdf = self->e.bdf,
 		.devfd = &self->e.devfd,
 	};
-	__u64 job = 0, sig_ns = 0, unmap_b = 0;
+	__u64 job = 0, sig_ns = 0, unmap_b = 0, unmap_c = 0;
 	struct imp_log log;
 	unsigned int i;
-	__u32 ha, hb, h2;
+	__u32 ha, hb, hc, h2;
 	int status = 1, ret, devfd;
 	struct stat st;
 
@@ -216,6 +239,10 @@ TEST_F_TIMEOUT(way, waits_for_fence_and_unmap, 300)
 				   BAR_DMABUF_IMP_UNMAP_WORKER, 0, LATE_MS,
 				   true, &hb))
 		TH_LOG("%s", self->e.why);
+	ASSERT_EQ(0, bd_env_attach(&self->e, self->buf,
+				   BAR_DMABUF_IMP_UNMAP_ON_REQUEST, 0, 0, true,
+				   &hc))
+		TH_LOG("%s", self->e.why);
 	ASSERT_EQ(0, imp_submit(self->e.impfd, ha, BAR_DMABUF_IMP_JOB_HOLD,
 				BAR_DMABUF_IMP_USAGE_WRITE, 0, 64, NULL, 0,
 				&job, NULL));
@@ -225,9 +252,25 @@ TEST_F_TIMEOUT(way, waits_for_fence_and_unmap, 300)
 				    BAR_DMABUF_IMP_EV_INVALIDATE, 1, RETURN_MS,
 				    NULL))
 		TH_LOG("the way out did not notify the importer");
+	/* B unmaps on its own after its late reads. */
+	EXPECT_EQ(0, imp_wait_event(self->e.impfd, hb, BAR_DMABUF_IMP_EV_UNMAP,
+				    1, EVENT_MS, &unmap_b));
 	EXPECT_FALSE(bd_async_wait(&way, BLOCKED_MS))
-		TH_LOG("the way out finished (%d) with a fence held", way.ret);
-	ASSERT_EQ(0, imp_signal(self->e.impfd, job));
+		TH_LOG("the way out finished (%d) with a fence and a mapping held",
+		       way.ret);
+	if (variant->fence_first) {
+		ASSERT_EQ(0, imp_signal(self->e.impfd, job));
+		EXPECT_FALSE(bd_async_wait(&way, BLOCKED_MS))
+			TH_LOG("the way out finished (%d) with a mapping held",
+			       way.ret);
+		ASSERT_EQ(0, imp_unmap(self->e.impfd, hc));
+	} else {
+		ASSERT_EQ(0, imp_unmap(self->e.impfd, hc));
+		EXPECT_FALSE(bd_async_wait(&way, BLOCKED_MS))
+			TH_LOG("the way out finished (%d) with a fence held",
+			       way.ret);
+		ASSERT_EQ(0, imp_signal(self->e.impfd, job));
+	}
 	ASSERT_EQ(0, imp_wait_job(self->e.impfd, job, EVENT_MS, NULL, 0,
 				  &status, &sig_ns));
 	ASSERT_TRUE(bd_async_wait(&way, RETURN_MS));
@@ -236,16 +279,21 @@ TEST_F_TIMEOUT(way, waits_for_fence_and_unmap, 300)
 	if (variant->way == WAY_CLOSE)
 		self->e.devfd = -1;
 
-	/* Rule 6: it went on only after the fence and B's unmap. */
+	/* Rule 6: it went on only after the fence and the last unmap. */
 	EXPECT_LE(sig_ns, way.end_ns);
-	ASSERT_EQ(0, imp_read_log(self->e.impfd, hb, &log));
-	unmap_b = imp_log_first(&log, BAR_DMABUF_IMP_EV_UNMAP);
-	EXPECT_NE(0, unmap_b) TH_LOG("%s", bd_env_show_log(&self->e, hb));
 	EXPECT_LE(unmap_b, way.end_ns);
+	ASSERT_EQ(0, imp_read_log(self->e.impfd, hc, &log));
+	unmap_c = imp_log_first(&log, BAR_DMABUF_IMP_EV_UNMAP);
+	imp_log_free(&log);
+	EXPECT_NE(0, unmap_c);
+	EXPECT_LE(unmap_c, way.end_ns);
+
 	/* Rule 5: B's late reads all saw the BAR (no early teardown). */
+	ASSERT_EQ(0, imp_read_log(self->e.impfd, hb, &log));
 	for (i = 0; i < log.nr; i++)
 		if (log.ev[i].type == BAR_DMABUF_IMP_EV_LATE_READ)
 			EXPECT_EQ(0, log.ev[i].result);
+	EXPECT_LT(0, imp_log_count(&log, BAR_DMABUF_IMP_EV_LATE_READ));
 	EXPECT_EQ(0, imp_log_count(&log, BAR_DMABUF_IMP_EV_DMA_FAULT));
 	imp_log_free(&log);
 
