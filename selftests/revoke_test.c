@@ -168,13 +168,37 @@ TEST_F_TIMEOUT(fence, held_fence_blocks_revoke, 120)
 	env_check_kmsg(_metadata, &self->e);
 }
 
+/* ------------------------------------------------------------------ */
+
+FIXTURE(rv)
+{
+	bool skipped;
+	struct bd_env e;
+	int buf;
+};
+
+FIXTURE_SETUP(rv)
+{
+	self->buf = -1;
+	if (!env_setup(_metadata, &self->e, &self->skipped))
+		return;
+	self->buf = bd_env_export(&self->e, 0, BUF_PAGES);
+	ASSERT_LE(0, self->buf);
+}
+
+FIXTURE_TEARDOWN(rv)
+{
+	bd_close(&self->buf);
+	bd_env_close(&self->e);
+}
+
 /*
  * Test 4, rule 4: a fence imported from userspace with
  * DMA_BUF_IOCTL_IMPORT_SYNC_FILE holds the revoke like the importer's own.
  * The fence comes from a held job on a second buffer, so the revoked buffer
  * has no attachment at all and only the imported fence can hold it.
  */
-TEST_F_TIMEOUT(fence, imported_sync_file_blocks_revoke, 120)
+TEST_F_TIMEOUT(rv, imported_sync_file_blocks_revoke, 120)
 {
 	struct dma_buf_import_sync_file isf = { 0 };
 	struct bd_async_revoke ar;
@@ -184,8 +208,6 @@ TEST_F_TIMEOUT(fence, imported_sync_file_blocks_revoke, 120)
 
 	if (self->skipped)
 		return;
-	if (variant->usage != BAR_DMABUF_IMP_USAGE_WRITE)
-		SKIP(return, "one run is enough (usage of the job is irrelevant)");
 	other = bd_env_export(&self->e, BUF_PAGES, BUF_PAGES);
 	ASSERT_LE(0, other);
 	h = env_attach(_metadata, &self->e, other, BAR_DMABUF_IMP_UNMAP_SYNC,
@@ -220,30 +242,6 @@ TEST_F_TIMEOUT(fence, imported_sync_file_blocks_revoke, 120)
 	close(sync_fd);
 	close(other);
 	env_check_kmsg(_metadata, &self->e);
-}
-
-/* ------------------------------------------------------------------ */
-
-FIXTURE(rv)
-{
-	bool skipped;
-	struct bd_env e;
-	int buf;
-};
-
-FIXTURE_SETUP(rv)
-{
-	self->buf = -1;
-	if (!env_setup(_metadata, &self->e, &self->skipped))
-		return;
-	self->buf = bd_env_export(&self->e, 0, BUF_PAGES);
-	ASSERT_LE(0, self->buf);
-}
-
-FIXTURE_TEARDOWN(rv)
-{
-	bd_close(&self->buf);
-	bd_env_close(&self->e);
 }
 
 /*
