@@ -21,10 +21,12 @@
 #                            QEMU monitor (RUNDIR/monitor.log has its answers)
 #   @@HOSTFILE OFF HEX@@     compare HEX with ivshmem0.bar at byte OFF now
 #                            (one test each in the result)
+#   @@RIG-CHECK [not ]ok WHAT@@  a check of the guest's own (kmemleak and
+#                            DMA-API errors after the script, debug kernel)
 #   @@RIG-EXIT RC@@          the guest script's exit status
 #
 # RUNDIR/result lines: "guest_rc N" (absent: never finished), "timeout",
-# "hostfile ok|not ok OFF HEX".
+# "hostfile ok|not ok OFF HEX", "check ok|not ok WHAT".
 
 # Run by bash even when called as "sh script" (the Makefile does).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -112,7 +114,8 @@ hostfile_check() {
 
 watch_console() {
 	local line n=0 re_hp='@@HOTPLUG (del|add) ([0-9]+)@@' \
-		re_hf='@@HOSTFILE ([0-9]+) ([0-9a-fA-F]+)@@' re_exit='@@RIG-EXIT ([0-9]+)@@'
+		re_hf='@@HOSTFILE ([0-9]+) ([0-9a-fA-F]+)@@' re_exit='@@RIG-EXIT ([0-9]+)@@' \
+		re_check='@@RIG-CHECK ((not )?ok [^@]*)@@'
 	while IFS= read -r line; do
 		line=${line%$'\r'}
 		printf '%s\n' "$line"
@@ -133,6 +136,8 @@ watch_console() {
 			fi
 		elif [[ $line =~ $re_hf ]]; then
 			hostfile_check "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+		elif [[ $line =~ $re_check ]]; then
+			echo "check ${BASH_REMATCH[1]}" >>"$run/result"
 		elif [[ $line =~ $re_exit ]]; then
 			echo "guest_rc ${BASH_REMATCH[1]}" >>"$run/result"
 		fi

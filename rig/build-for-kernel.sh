@@ -21,7 +21,9 @@
 alias=${1:?usage: build-for-kernel.sh KERNEL}
 rig_load_kernel "$alias"
 
-out=$CACHE/build/$KREL
+# RIG_BUILD_DIR: where to build (vm-run.sh and check.sh give each run its
+# own, so runs in parallel never share a tree).
+out=${RIG_BUILD_DIR:-$CACHE/build/$KREL}
 tree=$out/tree
 say build-for-kernel "$alias ($KREL): copy $TREE_DIR to $tree"
 rm -rf "$tree"

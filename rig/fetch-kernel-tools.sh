@@ -45,26 +45,14 @@ if [ -n "${KSRC:-}" ]; then
 	exit 0
 fi
 
-# rig_linux_source_deb: download (once) sid's newest linux-source-X.Y .deb
-# and print its path. Shared with build-debug-kernel.sh.
-mkdir -p "$CACHE/locks" "$CACHE/src"
-exec 8>"$CACHE/locks/linux-source"
-flock 8
-rig_apt_setup sid
-rig_apt_update sid
-pkg=$(rig_apt_depends linux-source | grep '^linux-source-' | head -n1) ||
-	die "no linux-source-* behind sid's linux-source metapackage"
-ver=$(rig_apt_version "$pkg")
-deb=$CACHE/src/${pkg}_${ver}_all.deb
-if [ ! -f "$deb" ]; then
-	say fetch-kernel-tools "download $pkg $ver from sid"
-	rm -f "$CACHE"/src/"${pkg}"_*_all.deb
-	(cd "$CACHE/src" && apt-get download -q -o APT::Sandbox::User=root "$pkg") >&2 ||
-		die "apt-get download $pkg failed"
-	[ -f "$deb" ] || deb=$(find "$CACHE/src" -name "${pkg}_*_all.deb" | head -n1)
-fi
+read -r pkg ver deb <<EOF
+$(rig_linux_source_deb)
+EOF
+[ -f "$deb" ] || exit 1
 
 dir=$CACHE/tools/${pkg}_$ver
+exec 6>"$CACHE/locks/tools"
+flock 6
 if [ ! -f "$dir/.done" ]; then
 	say fetch-kernel-tools "extract checkpatch, kernel-doc, kselftest headers from $(basename "$deb")"
 	rm -rf "$dir"

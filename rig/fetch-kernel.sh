@@ -21,6 +21,9 @@ if [ "$suite" = debug ]; then
 	exec bash "$RIG_DIR/build-debug-kernel.sh"
 fi
 
+mkdir -p "$CACHE/locks"
+exec 7>"$CACHE/locks/fetch-kernel-$suite"
+flock 7
 rig_apt_setup "$suite"
 rig_apt_update "$suite"
 

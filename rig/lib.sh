@@ -129,7 +129,8 @@ rig_apt_update() {
 		return 0
 	fi
 	say apt "apt-get update for $suite (private lists under $dir)"
-	apt-get update -qq >&2
+	mkdir -p "$CACHE/locks"
+	flock "$CACHE/locks/apt-$suite" apt-get update -qq >&2
 }
 
 # Depends of a package's candidate, one name per line (alternatives and
@@ -158,6 +159,46 @@ rig_load_kernel() {
 	[ -f "$env" ] || die "kernel $1 not fetched yet (run rig/fetch-kernel.sh $1)"
 	# shellcheck disable=SC1090
 	. "$env"
+}
+
+# rig_linux_source_deb: download (once, under a lock) sid's newest
+# linux-source-X.Y .deb into $CACHE/src and print "PACKAGE VERSION PATH".
+rig_linux_source_deb() {
+	local pkg ver deb
+	mkdir -p "$CACHE/locks" "$CACHE/src"
+	(
+		flock 8
+		rig_apt_setup sid
+		rig_apt_update sid
+		pkg=$(rig_apt_depends linux-source | grep '^linux-source-' | head -n1) ||
+			die "no linux-source-* behind sid's linux-source metapackage"
+		ver=$(rig_apt_version "$pkg")
+		deb=$CACHE/src/${pkg}_${ver}_all.deb
+		if [ ! -f "$deb" ]; then
+			say linux-source "download $pkg $ver from sid"
+			rm -f "$CACHE"/src/"${pkg}"_*_all.deb
+			(cd "$CACHE/src" && apt-get download -q -o APT::Sandbox::User=root "$pkg") >&2 ||
+				die "apt-get download $pkg failed"
+			# apt escapes ':' in epochs; take what it wrote
+			[ -f "$deb" ] || deb=$(find "$CACHE/src" -name "${pkg}_*_all.deb" | head -n1)
+		fi
+		echo "$pkg $ver $deb"
+	) 8>"$CACHE/locks/linux-source"
+}
+
+# rig_guest_env KERNEL: the guest's environment (rig/guest/init sources it).
+# The BDFs follow from boot-and-run.sh's topology.
+rig_guest_env() {
+	cat <<-EOF
+		BAR_DMABUF_BDF=0000:01:00.0
+		BAR_DMABUF_BDF2=0000:02:00.0
+		BAR_DMABUF_IMPORTER_BDF=0000:03:00.0
+		BAR_DMABUF_IOBAR_BDF=0000:04:00.0
+		BAR_DMABUF_HOTPLUG=/rig/hotplug
+		BAR_DMABUF_HOSTFILE_CHECK=/rig/hostfile-check
+		BAR_DMABUF_HOSTFILE=/rig/hostfile-check
+		RIG_KERNEL=$1
+	EOF
 }
 
 # Whole seconds since the epoch, for stage timings.

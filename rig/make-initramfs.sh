@@ -9,6 +9,7 @@
 # "vgem", when the kernel has them) with depmod run, the built selftests/
 # directory as /selftests, the guest script as /rig/guest-script and ENVFILE
 # as /rig/env. Dynamically linked binaries get their libraries copied in.
+# The modules and selftests come from RIG_BUILD_DIR (see build-for-kernel.sh).
 
 # Run by bash even when called as "sh script" (the Makefile does).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -21,7 +22,7 @@ output=${3:?output file}
 envfile=${4:?env file}
 rig_load_kernel "$alias"
 
-tree=$CACHE/build/$KREL/tree
+tree=${RIG_BUILD_DIR:-$CACHE/build/$KREL}/tree
 stage=$(mktemp -d "${TMPDIR:-/tmp}/bar-dmabuf-initramfs.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 say make-initramfs "$alias: $output"

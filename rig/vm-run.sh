@@ -19,8 +19,11 @@
 #   RIG_KERNEL               the KERNEL alias
 # The selftests are in /selftests. Without GUEST_SCRIPT: list the PCI devices.
 #
+# On the debug kernel, after GUEST_SCRIPT: kmemleak scans (must find
+# nothing) and the DMA-API debug error count (must be 0).
+#
 # Exit status: 0 all good; 1 the guest script failed; 2 kernel warnings in
-# the guest log; 3 timeout or no exit status from the guest; 4 a host-file
+# the guest log, a kmemleak report or DMA-API errors; 3 timeout or no exit status from the guest; 4 a host-file
 # check failed; 5 fetch/build/pack failed. The run's files stay in
 # $CACHE/runs/<release>/<n>/ (console.log, result, *.bar, qemu.cmd).
 
@@ -43,30 +46,18 @@ if [ -z "$script" ]; then
 fi
 [ -f "$script" ] || die "no guest script $script"
 
-# Fetching and building share per-kernel state in the cache: one at a time.
-mkdir -p "$CACHE/locks"
-exec 9>"$CACHE/locks/$(rig_suite_of "$alias")"
-say vm-run "$alias: waiting for the cache lock" && flock 9
+# Each run builds in its own directory, so runs can go in parallel.
 bash "$RIG_DIR/fetch-kernel.sh" "$alias" || exit 5
 rig_load_kernel "$alias"
-bash "$RIG_DIR/build-for-kernel.sh" "$alias" || exit 5
 
 base=$CACHE/runs/$KREL
 mkdir -p "$base"
 n=$(mktemp -d "$base/run.XXXXXX")
+export RIG_BUILD_DIR=$n/build
+bash "$RIG_DIR/build-for-kernel.sh" "$alias" || exit 5
 envfile=$n/guest.env
-cat >"$envfile" <<EOF
-BAR_DMABUF_BDF=0000:01:00.0
-BAR_DMABUF_BDF2=0000:02:00.0
-BAR_DMABUF_IMPORTER_BDF=0000:03:00.0
-BAR_DMABUF_IOBAR_BDF=0000:04:00.0
-BAR_DMABUF_HOTPLUG=/rig/hotplug
-BAR_DMABUF_HOSTFILE_CHECK=/rig/hostfile-check
-BAR_DMABUF_HOSTFILE=/rig/hostfile-check
-RIG_KERNEL=$alias
-EOF
+rig_guest_env "$alias" >"$envfile"
 bash "$RIG_DIR/make-initramfs.sh" "$alias" "$script" "$n/initramfs.cpio.gz" "$envfile" || exit 5
-flock -u 9
 ln -sfn "$n" "$base/last"
 # keep the 10 newest runs of this kernel
 find "$base" -maxdepth 1 -name "run.*" -printf "%T@ %p\n" | sort -rn | tail -n +11 |
@@ -77,6 +68,7 @@ bash "$RIG_DIR/boot-and-run.sh" "$alias" "$n/initramfs.cpio.gz" "$n"
 rc=0
 grep -q '^hostfile not ok' "$n/result" && rc=4
 bash "$RIG_DIR/check-kernel-log.sh" "$n/console.log" || rc=2
+grep -q '^check not ok' "$n/result" && rc=2
 if grep -q '^timeout' "$n/result" || ! grep -q '^guest_rc ' "$n/result"; then
 	say vm-run "$alias: the guest did not finish"
 	rc=3

@@ -1,0 +1,84 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# usage: rig/check.sh       (what `make check` runs)
+#
+# The whole suite, in numbered stages:
+#   0  install-deps      missing Debian packages, with apt-get
+#   1  lint              checkpatch, kernel-doc, W=1, sparse (rig/lint.sh)
+#   then for each kernel of KERNELS (default "6.1 6.12 sid debug"; 7.2 or 7
+#   mean sid, whose newest version is resolved at run time):
+#   2  fetch-kernel      image + headers from Debian (or build the debug kernel)
+#   3  build-for-kernel  modules + selftests (one test)
+#   4  dkms-build        dkms add + build against the kernel's headers (one test)
+#   5  make-initramfs, boot-and-run   the selftests' run_kselftest.sh in QEMU
+#   6  summarise         each KTAP test case, the kernel-log check, host-file
+#                        checks, kmemleak + DMA-API checks (debug), one test each
+# Then a summary page per kernel and, last, "N passed, N failed, N skipped".
+# Exit status 1 if anything failed. Results: $CACHE/results/latest.tsv.
+
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+# shellcheck source=rig/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+kernels=${KERNELS:-6.1 6.12 sid debug}
+mkdir -p "$CACHE/results"
+results=$CACHE/results/check-$(date -u +%Y%m%dT%H%M%SZ).tsv
+: >"$results"
+ln -sfn "$(basename "$results")" "$CACHE/results/latest.tsv"
+export RIG_RESULTS=$results
+t0=$(rig_now)
+
+record() {
+	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-}" >>"$results"
+}
+
+# stage KERNEL NAME COUNTED CMD...: run one stage, print its time, record
+# it: COUNTED=yes a test; no: only a failure is a (failed) test; parts: the
+# stage records its own tests.
+stage() {
+	local k=$1 name=$2 counted=$3 start rc=0
+	shift 3
+	start=$(rig_now)
+	echo
+	say "$k" "stage $name: $*"
+	"$@" || rc=$?
+	record time "$k" "$name" "$(($(rig_now) - start))"
+	if [ "$rc" = 0 ]; then
+		[ "$counted" = yes ] && record pass "$k" "$name"
+		say "$k" "stage $name: ok ($(($(rig_now) - start))s)"
+	else
+		[ "$counted" = parts ] || record fail "$k" "$name" "exit $rc"
+		say "$k" "stage $name: FAILED (exit $rc, $(($(rig_now) - start))s)"
+	fi
+	return "$rc"
+}
+
+stage setup install-deps no bash "$RIG_DIR/install-deps.sh" || {
+	bash "$RIG_DIR/summarise.sh" page "$results"
+	exit 1
+}
+# lint records its own parts as tests
+stage lint lint parts bash "$RIG_DIR/lint.sh" || true
+
+for k in $kernels; do
+	rig_suite_of "$k" >/dev/null
+	stage "$k" fetch-kernel no bash "$RIG_DIR/fetch-kernel.sh" "$k" || continue
+	rig_load_kernel "$k"
+	run=$CACHE/runs/$KREL/check
+	rm -rf "$run"
+	mkdir -p "$run"
+	export RIG_BUILD_DIR=$run/build
+	[ "$KSUITE" = sid ] && { stage "$k" sid-chroot no bash "$RIG_DIR/sid-chroot.sh" ensure || continue; }
+	RIG_REQUIRE_MODULES=1 stage "$k" build yes bash "$RIG_DIR/build-for-kernel.sh" "$k" || continue
+	stage "$k" dkms-build yes bash "$RIG_DIR/dkms-build.sh" "$k" || true
+	rig_guest_env "$k" >"$run/guest.env"
+	stage "$k" make-initramfs no bash "$RIG_DIR/make-initramfs.sh" "$k" \
+		"$RIG_DIR/guest/run-suite" "$run/initramfs.cpio.gz" "$run/guest.env" || continue
+	stage "$k" boot-and-run no bash "$RIG_DIR/boot-and-run.sh" "$k" \
+		"$run/initramfs.cpio.gz" "$run" || true
+	stage "$k" summarise no bash "$RIG_DIR/summarise.sh" run "$k" "$run" "$results" || true
+done
+
+record time total "check" "$(($(rig_now) - t0))"
+bash "$RIG_DIR/summarise.sh" page "$results"
