@@ -7,7 +7,8 @@
 # the modules built by build-for-kernel.sh under /lib/modules/<release>/extra
 # (plus the distro modules they depend on, and RIG_EXTRA_MODULES, default
 # "vgem", when the kernel has them) with depmod run, the built selftests/
-# directory as /selftests, the guest script as /rig/guest-script and ENVFILE
+# directory as /selftests, tools/'s executables in /usr/bin, the guest
+# script as /rig/guest-script and ENVFILE
 # as /rig/env. Dynamically linked binaries get their libraries copied in.
 # The modules and selftests come from RIG_BUILD_DIR (see build-for-kernel.sh).
 
@@ -81,8 +82,14 @@ if [ -d "$tree/selftests" ]; then
 	cp -a "$tree/selftests" "$stage/selftests"
 fi
 
+# The project's tools (bar-dmabuf-ctl) on the PATH.
+if [ -d "$tree/tools" ]; then
+	find "$tree/tools" -maxdepth 1 -type f -perm -u+x ! -name '*.sh' \
+		-exec cp {} "$stage/usr/bin/" \;
+fi
+
 # Libraries of any dynamically linked executable (static is preferred).
-find "$stage" -path "$stage/selftests/*" -type f -perm -u+x | while read -r f; do
+find "$stage/selftests" "$stage/usr/bin" -type f -perm -u+x 2>/dev/null | while read -r f; do
 	{ ldd "$f" 2>/dev/null || true; } | { grep -o '/[^ ]*' || true; } | while read -r lib; do
 		[ -e "$stage$lib" ] && continue
 		mkdir -p "$stage$(dirname "$lib")"
