@@ -65,6 +65,7 @@ for k in $kernels; do
 	rig_suite_of "$k" >/dev/null
 	stage "$k" fetch-kernel no bash "$RIG_DIR/fetch-kernel.sh" "$k" || continue
 	rig_load_kernel "$k"
+	record info "$k" kernel "$KREL"
 	run=$CACHE/runs/$KREL/check
 	rm -rf "$run"
 	mkdir -p "$run"

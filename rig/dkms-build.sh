@@ -30,6 +30,9 @@ tar -C "$TREE_DIR" --exclude=.git --exclude='*.o' --exclude='*.ko' --exclude='*.
 
 dkms_opts=(--dkmstree "$base/tree" --sourcetree "$base/source" --installtree "$base/install")
 say dkms-build "$alias: dkms add + build $name/$ver for $KREL (KDIR $KDIR)"
+if [ "$KSUITE" = sid ]; then
+	bash "$RIG_DIR/sid-chroot.sh" ensure >/dev/null
+fi
 run() {
 	if [ "$KSUITE" = sid ]; then
 		bash "$RIG_DIR/sid-chroot.sh" run "$base" "$@"

@@ -6,7 +6,8 @@
 #
 # sid's kernel is built with sid's gcc and its kbuild tools need sid's libc,
 # so modules for it are built in an mmdebstrap chroot of sid holding what
-# sid's headers packages depend on (gcc-N, pahole, libelf, ...) plus make.
+# sid's headers packages depend on (gcc-N, pahole, libelf, ...) plus make
+# and dkms (for dkms-build.sh).
 # The chroot lives in $CACHE/chroot/sid and is made once (rebuilt when the
 # package list changes). "run" bind-mounts the cache at the same path inside
 # (so KDIR and the build tree keep their paths), plus /proc and /dev, in a
@@ -35,7 +36,7 @@ sid_chroot_ensure() {
 	for d in $pkgs; do
 		case $d in gcc-*-for-host) incl="$incl,${d%-for-host}" ;; esac
 	done
-	incl="make,libc6-dev,bc,kmod$(echo "$incl" | tr ',' '\n' | sort -u | tr '\n' ',' | sed 's/,$//')"
+	incl="make,libc6-dev,bc,kmod,dkms$(echo "$incl" | tr ',' '\n' | sort -u | tr '\n' ',' | sed 's/,$//')"
 	if [ -f "$root/.done" ] && [ "$(cat "$root/.done")" = "$incl" ]; then
 		return 0
 	fi

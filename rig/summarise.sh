@@ -5,7 +5,7 @@
 #        rig/summarise.sh page RESULTS
 #
 # Results are lines "STATUS<TAB>KERNEL<TAB>NAME<TAB>DETAIL" (STATUS: pass,
-# fail, skip, or time with NAME a stage and DETAIL seconds) in the file
+# fail, skip; time with NAME a stage and DETAIL seconds; info) in the file
 # RESULTS, appended to by check.sh and by "run".
 #
 # run:  turn one boot's RUNDIR into results: every test case of the KTAP the
@@ -77,12 +77,13 @@ summarise_page() {
 	local res=$1 k p f s
 	echo
 	echo "======================== bar-dmabuf check summary ========================"
-	for k in $(awk -F'\t' '$1 != "time" && !seen[$2]++ { print $2 }' "$res" | tr '\n' ' '); do
+	for k in $(awk -F'\t' '$1 ~ /^(pass|fail|skip)$/ && !seen[$2]++ { print $2 }' "$res" | tr '\n' ' '); do
 		p=$(awk -F'\t' -v k="$k" '$2 == k && $1 == "pass"' "$res" | wc -l)
 		f=$(awk -F'\t' -v k="$k" '$2 == k && $1 == "fail"' "$res" | wc -l)
 		s=$(awk -F'\t' -v k="$k" '$2 == k && $1 == "skip"' "$res" | wc -l)
 		echo
 		echo "---- $k: $p passed, $f failed, $s skipped"
+		awk -F'\t' -v k="$k" '$2 == k && $1 == "info" { printf "     %s: %s\n", $3, $4 }' "$res"
 		awk -F'\t' -v k="$k" '$2 == k && $1 == "time" { t = t sprintf(" %s %ss", $3, $4) }
 			END { if (t != "") print "     stage times:" t }' "$res"
 		awk -F'\t' -v k="$k" '$2 == k && $1 == "fail" { printf "     FAIL  %s%s\n", $3, ($4 != "" ? "  (" $4 ")" : "") }' "$res"
