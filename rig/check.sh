@@ -63,7 +63,9 @@ stage lint lint parts bash "$RIG_DIR/lint.sh" || true
 
 for k in $kernels; do
 	rig_suite_of "$k" >/dev/null
-	stage "$k" fetch-kernel no bash "$RIG_DIR/fetch-kernel.sh" "$k" || continue
+	fetch="fetch-kernel"
+	[ "$k" = debug ] && fetch=build-debug-kernel
+	stage "$k" "$fetch" no bash "$RIG_DIR/fetch-kernel.sh" "$k" || continue
 	rig_load_kernel "$k"
 	record info "$k" kernel "$KREL"
 	run=$CACHE/runs/$KREL/check
