@@ -36,7 +36,8 @@ struct shared {
 	__u32 handle[HANDLES];	/* importer handles, 0 if none */
 	unsigned int nr_handles;
 	__u64 job[JOBS];	/* submitted, not yet waited for, 0 if none */
-	bool held[JOBS];
+	bool held[JOBS];	/* held, not yet signalled */
+	__u64 held_since[JOBS];	/* when it was submitted */
 	/* results */
 	unsigned long ops;
 	unsigned long unexpected;
@@ -185,6 +186,7 @@ static void op_submit(struct shared *sh, unsigned int r)
 		if (!sh->job[i]) {
 			sh->job[i] = job;
 			sh->held[i] = flags & BAR_DMABUF_IMP_JOB_HOLD;
+			sh->held_since[i] = bd_now_ns();
 			job = 0;
 			break;
 		}
@@ -207,6 +209,7 @@ static void op_signal_or_wait(struct shared *sh, unsigned int r, bool wait)
 	pthread_mutex_lock(&sh->lock);
 	job = sh->job[i];
 	held = sh->held[i];
+	sh->held[i] = false;	/* signalled below */
 	if (job && wait)
 		sh->job[i] = 0;
 	pthread_mutex_unlock(&sh->lock);
@@ -221,7 +224,8 @@ static void op_signal_or_wait(struct shared *sh, unsigned int r, bool wait)
 	}
 	if (held)
 		check(sh, "signal", imp_signal(sh->e->impfd, job), ok_signal);
-	ret = imp_wait_job(sh->e->impfd, job, 10000, NULL, 0, NULL, NULL);
+	/* Jobs finish in order: one may wait behind a held job (ETIMEDOUT). */
+	ret = imp_wait_job(sh->e->impfd, job, 2000, NULL, 0, NULL, NULL);
 	check(sh, "wait job", ret, ok_wait);
 }
 
@@ -274,6 +278,28 @@ static void op_handle(struct shared *sh, unsigned int r)
 	}
 }
 
+/*
+ * Signal held jobs older than 500 ms, so that no fence waits for the
+ * importer's watchdog (which would count as a failure) and a revoke waits
+ * at most that long for one.
+ */
+static void sweep_held(struct shared *sh)
+{
+	__u64 old = bd_now_ns() - 500 * BD_NSEC_PER_MSEC, ids[JOBS];
+	unsigned int i, n = 0;
+
+	pthread_mutex_lock(&sh->lock);
+	for (i = 0; i < JOBS; i++) {
+		if (sh->job[i] && sh->held[i] && sh->held_since[i] < old) {
+			ids[n++] = sh->job[i];
+			sh->held[i] = false;
+		}
+	}
+	pthread_mutex_unlock(&sh->lock);
+	for (i = 0; i < n; i++)
+		check(sh, "signal", imp_signal(sh->e->impfd, ids[i]), ok_signal);
+}
+
 static void *worker_fn(void *arg)
 {
 	struct worker *w = arg;
@@ -281,6 +307,8 @@ static void *worker_fn(void *arg)
 
 	while (bd_now_ns() < sh->deadline_ns) {
 		unsigned int r = rand_r(&w->seed);
+
+		sweep_held(sh);
 
 		switch (r % 11) {
 		case 0:
