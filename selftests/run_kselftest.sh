@@ -111,11 +111,12 @@ total_skip=0
 
 load_modules
 
+# shellcheck disable=SC2086 # a list of names, split on purpose
 set -- $TESTS
 echo "TAP version 13"
 echo "1..$#"
 n=0
-for t in $TESTS; do
+for t in "$@"; do
 	n=$((n + 1))
 	hdr="selftests: bar_dmabuf: $t"
 	echo "# $hdr"
