@@ -21,6 +21,7 @@
 #include <linux/pci-p2pdma.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 
 #include "bar_dmabuf_probes.h"
 
@@ -114,22 +115,24 @@ static inline struct file *bar_dmabuf_compat_get_file_active(struct file **f)
 #endif
 }
 
-/* "driver/timeline" of a fence, for diagnostics. */
-static inline void bar_dmabuf_compat_fence_name(struct dma_fence *fence,
-						char *buf, size_t len)
+/* Driver and timeline names of a fence, copied, for diagnostics. */
+static inline void bar_dmabuf_compat_fence_names(struct dma_fence *fence,
+						 char *drv, size_t drv_len,
+						 char *tl, size_t tl_len)
 {
 #if HAVE_DMA_FENCE_DRIVER_NAME
-	const char __rcu *drv;
-	const char __rcu *tl;
+	const char __rcu *d;
+	const char __rcu *t;
 
 	rcu_read_lock();
-	drv = dma_fence_driver_name(fence);
-	tl = dma_fence_timeline_name(fence);
-	snprintf(buf, len, "%s/%s", rcu_dereference(drv), rcu_dereference(tl));
+	d = dma_fence_driver_name(fence);
+	t = dma_fence_timeline_name(fence);
+	strscpy(drv, rcu_dereference(d), drv_len);
+	strscpy(tl, rcu_dereference(t), tl_len);
 	rcu_read_unlock();
 #else
-	snprintf(buf, len, "%s/%s", fence->ops->get_driver_name(fence),
-		 fence->ops->get_timeline_name(fence));
+	strscpy(drv, fence->ops->get_driver_name(fence), drv_len);
+	strscpy(tl, fence->ops->get_timeline_name(fence), tl_len);
 #endif
 }
 

@@ -35,6 +35,7 @@
 #include <linux/miscdevice.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/seq_file.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 
@@ -212,7 +213,7 @@ int bar_dmabuf_revoke_all(struct bar_dmabuf_dev *bdev, enum bar_dmabuf_why why,
 int bar_dmabuf_restore_one(struct bar_dmabuf_buf *buf);
 int bar_dmabuf_restore_all(struct bar_dmabuf_dev *bdev, bool reset_only,
 			   u32 *nr);
-void bar_dmabuf_report_stuck(struct bar_dmabuf_buf *buf, const char *why);
+void bar_dmabuf_describe_stuck(struct seq_file *s, struct bar_dmabuf_buf *buf);
 
 /* p2p.c: mappings for an importer's device */
 int bar_dmabuf_p2p_attach(struct bar_dmabuf_buf *buf,

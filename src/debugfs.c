@@ -6,7 +6,6 @@
  * has waited, and (rule 8) what it waits for.
  */
 #include <linux/debugfs.h>
-#include <linux/dma-resv.h>
 #include <linux/seq_file.h>
 
 #include "bar_dmabuf.h"
@@ -17,25 +16,6 @@ static const char *bar_dmabuf_path_name(enum bar_dmabuf_path path)
 {
 	return path == BAR_DMABUF_PATH_HELPER ? "p2p-helper" :
 						"dma_map_resource";
-}
-
-/* unsignalled fences: the "fence" half of rule 8's diagnostics */
-static void bar_dmabuf_debugfs_fences(struct seq_file *s,
-				      struct bar_dmabuf_buf *buf)
-{
-	struct dma_resv_iter cursor;
-	struct dma_fence *fence;
-	char name[64];
-
-	dma_resv_iter_begin(&cursor, buf->dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP);
-	dma_resv_for_each_fence_unlocked(&cursor, fence) {
-		if (dma_fence_is_signaled(fence))
-			continue;
-		bar_dmabuf_compat_fence_name(fence, name, sizeof(name));
-		seq_printf(s, "  stuck: fence %s seqno %llu unsignalled\n",
-			   name, fence->seqno);
-	}
-	dma_resv_iter_end(&cursor);
 }
 
 static void bar_dmabuf_debugfs_buf(struct seq_file *s,
@@ -70,12 +50,12 @@ static void bar_dmabuf_debugfs_buf(struct seq_file *s,
 			   dev_name(dev), dev_driver_string(dev),
 			   bar_dmabuf_path_name(battach->path), maps,
 			   atomic_read(&battach->nr_pins),
-			   maps && buf->revoked ? " <- stuck: mapping" : "");
+			   maps && buf->revoked ? " <- stuck" : "");
 	}
 	spin_unlock(&buf->alock);
 
 	if (buf->revoked)
-		bar_dmabuf_debugfs_fences(s, buf);
+		bar_dmabuf_describe_stuck(s, buf);
 }
 
 static int bar_dmabuf_debugfs_show(struct seq_file *s, void *unused)

@@ -24,7 +24,9 @@
 #include <linux/fs.h>
 #include <linux/jiffies.h>
 #include <linux/mm.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 
 #include "bar_dmabuf.h"
 #include "trace.h"
@@ -128,46 +130,103 @@ static int bar_dmabuf_revoke_wait_one(struct bar_dmabuf_buf *buf,
 	return 0;
 }
 
-/**
- * bar_dmabuf_report_stuck() - rule 8: name what a revoke still waits for
- * @buf: the buffer
- * @why: which way out is waiting
- *
- * Logs every unsignalled fence (driver/timeline) and every attachment
- * (importer device) that still holds a mapping. Takes no sleeping lock.
+/* One line of rule 8's diagnostics, to debugfs (@s) or the kernel log. */
+static __printf(3, 4) void bar_dmabuf_stuck_line(struct seq_file *s,
+						  struct bar_dmabuf_buf *buf,
+						  const char *fmt, ...)
+{
+	struct va_format vaf;
+	va_list args;
+
+	va_start(args, fmt);
+	vaf.fmt = fmt;
+	vaf.va = &args;
+	if (s)
+		seq_printf(s, "  stuck: %pV\n", &vaf);
+	else
+		pr_warn("%s buffer %u:   %pV\n", buf->bdev->name, buf->id, &vaf);
+	va_end(args);
+}
+
+/*
+ * An unsignalled fence: name the attachments whose importer's driver
+ * signs it (dma-buf fences carry a driver name, not a device), so the
+ * importer device is named when it can be.
  */
-void bar_dmabuf_report_stuck(struct bar_dmabuf_buf *buf, const char *why)
+static void bar_dmabuf_describe_fence(struct seq_file *s,
+				      struct bar_dmabuf_buf *buf,
+				      struct dma_fence *fence)
+{
+	struct bar_dmabuf_attach *battach;
+	char drv[32], tl[32], who[64] = "";
+	unsigned int more = 0;
+
+	bar_dmabuf_compat_fence_names(fence, drv, sizeof(drv), tl, sizeof(tl));
+	spin_lock(&buf->alock);
+	list_for_each_entry(battach, &buf->attachments, node) {
+		struct device *dev = battach->attach->dev;
+
+		if (strcmp(dev_driver_string(dev), drv))
+			continue;
+		if (!who[0])
+			strscpy(who, dev_name(dev), sizeof(who));
+		else
+			more++;
+	}
+	spin_unlock(&buf->alock);
+	if (who[0])
+		bar_dmabuf_stuck_line(s, buf,
+				      "fence %s/%s seqno %llu unsignalled, attachment of %s (%s)%s",
+				      drv, tl, fence->seqno, who, drv,
+				      more ? " or another of that driver" : "");
+	else
+		bar_dmabuf_stuck_line(s, buf,
+				      "fence %s/%s seqno %llu unsignalled (no attachment of driver %s)",
+				      drv, tl, fence->seqno, drv);
+}
+
+/**
+ * bar_dmabuf_describe_stuck() - rule 8: what a revoke of @buf waits for
+ * @s: debugfs file, or NULL for the kernel log
+ * @buf: the buffer
+ *
+ * Names every unsignalled fence with the attachment (importer device) it
+ * comes from, and every attachment that still holds a mapping. Takes no
+ * sleeping lock.
+ */
+void bar_dmabuf_describe_stuck(struct seq_file *s, struct bar_dmabuf_buf *buf)
 {
 	struct bar_dmabuf_attach *battach;
 	struct dma_resv_iter cursor;
 	struct dma_fence *fence;
-	char name[64];
-	s64 waited = ktime_ms_delta(ktime_get(), READ_ONCE(buf->revoke_start));
-
-	pr_warn("%s buffer %u: %s revoke still waiting after %lld ms\n",
-		buf->bdev->name, buf->id, why, waited);
 
 	dma_resv_iter_begin(&cursor, buf->dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP);
-	dma_resv_for_each_fence_unlocked(&cursor, fence) {
-		if (dma_fence_is_signaled(fence))
-			continue;
-		bar_dmabuf_compat_fence_name(fence, name, sizeof(name));
-		pr_warn("%s buffer %u:   fence %s seqno %llu not signalled\n",
-			buf->bdev->name, buf->id, name, fence->seqno);
-	}
+	dma_resv_for_each_fence_unlocked(&cursor, fence)
+		if (!dma_fence_is_signaled(fence))
+			bar_dmabuf_describe_fence(s, buf, fence);
 	dma_resv_iter_end(&cursor);
 
 	spin_lock(&buf->alock);
 	list_for_each_entry(battach, &buf->attachments, node) {
+		struct device *dev = battach->attach->dev;
 		int n = atomic_read(&battach->nr_maps);
 
 		if (n)
-			pr_warn("%s buffer %u:   attachment of %s (%s) holds %d mapping(s)\n",
-				buf->bdev->name, buf->id,
-				dev_name(battach->attach->dev),
-				dev_driver_string(battach->attach->dev), n);
+			bar_dmabuf_stuck_line(s, buf,
+					      "mapping: attachment of %s (%s) holds %d mapping(s)",
+					      dev_name(dev), dev_driver_string(dev), n);
 	}
 	spin_unlock(&buf->alock);
+}
+
+/* Rule 8 in the kernel log: a revoke still waits for @buf. */
+static void bar_dmabuf_report_stuck(struct bar_dmabuf_buf *buf, const char *why)
+{
+	s64 waited = ktime_ms_delta(ktime_get(), READ_ONCE(buf->revoke_start));
+
+	pr_warn("%s buffer %u: %s revoke still waiting after %lld ms\n",
+		buf->bdev->name, buf->id, why, waited);
+	bar_dmabuf_describe_stuck(NULL, buf);
 }
 
 /*
