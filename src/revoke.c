@@ -275,6 +275,14 @@ static int bar_dmabuf_revoke_wait(struct bar_dmabuf_buf **bufs, int *res,
 	return ret;
 }
 
+/* Removal and reset have no way to fail: their bookkeeping must not. */
+static gfp_t bar_dmabuf_revoke_gfp(enum bar_dmabuf_why why)
+{
+	if (why == BAR_DMABUF_WHY_RESET || why == BAR_DMABUF_WHY_REMOVE)
+		return GFP_KERNEL | __GFP_NOFAIL;
+	return GFP_KERNEL;
+}
+
 /* Mark (with the device lock), wait (without), then settle (with). */
 static int bar_dmabuf_revoke_bufs(struct bar_dmabuf_dev *bdev,
 				  struct bar_dmabuf_buf **bufs, unsigned int n,
@@ -284,7 +292,7 @@ static int bar_dmabuf_revoke_bufs(struct bar_dmabuf_dev *bdev,
 	unsigned int i;
 	int ret;
 
-	res = kcalloc(n ?: 1, sizeof(*res), GFP_KERNEL);
+	res = kcalloc(n ?: 1, sizeof(*res), bar_dmabuf_revoke_gfp(why));
 	if (!res)
 		return -ENOMEM;
 
@@ -348,7 +356,7 @@ int bar_dmabuf_revoke_all(struct bar_dmabuf_dev *bdev, enum bar_dmabuf_why why,
 	mutex_lock(&bdev->lock);
 	list_for_each_entry(buf, &bdev->buffers, node)
 		max++;
-	bufs = kcalloc(max ?: 1, sizeof(*bufs), GFP_KERNEL);
+	bufs = kcalloc(max ?: 1, sizeof(*bufs), bar_dmabuf_revoke_gfp(why));
 	if (!bufs) {
 		mutex_unlock(&bdev->lock);
 		return -ENOMEM;
