@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * bar_dmabuf concurrency_test: several threads export, attach, map,
- * submit, signal, revoke, restore, unmap, detach and close at random on one
+ * submit, signal, revoke, restore, detach and close at random on one
  * device for a bounded time (BAR_DMABUF_STRESS_MS, default 8000), sharing
  * the buffers and one importer file (so two threads drive the same
  * attachment, revoke the same buffer, and race a revoke or restore with the
@@ -99,7 +99,6 @@ static const int ok_signal[] = { ENOENT, EALREADY, 0 };
 static const int ok_wait[] = { ENOENT, ETIMEDOUT, 0 };
 static const int ok_revoke[] = { ETIMEDOUT, EBADF, 0 };
 static const int ok_restore[] = { EBUSY, EBADF, 0 };
-static const int ok_unmap[] = { ENOENT, 0 };
 static const int ok_detach[] = { ENOENT, EBUSY, 0 };
 static const int ok_behaviour[] = { ENOENT, 0 };
 
@@ -248,29 +247,32 @@ static void op_revoke_restore(struct shared *sh, unsigned int r, bool revoke)
 		close(fd);
 }
 
+/*
+ * Map, detach or change the late-read window of a random attachment. The
+ * importer only ever unmaps from its worker after its jobs on the mapping
+ * are done (WORKER mode): the SYNC mode and the UNMAP ioctl would have the
+ * importer itself unmap under its own running jobs (its own protocol
+ * breach, whose DMA faults are not the exporter's); targeted tests in
+ * revoke_test cover those shapes.
+ */
 static void op_handle(struct shared *sh, unsigned int r)
 {
 	__u32 h = handle_pick(sh, r);
-	static const __u32 modes[] = {
-		BAR_DMABUF_IMP_UNMAP_WORKER, BAR_DMABUF_IMP_UNMAP_SYNC,
-		BAR_DMABUF_IMP_UNMAP_ON_REQUEST,
-	};
 
 	if (!h)
 		return;
-	switch ((r >> 8) % 5) {
+	switch ((r >> 8) % 4) {
 	case 0:
-		check(sh, "map", imp_map(sh->e->impfd, h, NULL), ok_map);
-		break;
 	case 1:
-		check(sh, "unmap", imp_unmap(sh->e->impfd, h), ok_unmap);
+		check(sh, "map", imp_map(sh->e->impfd, h, NULL), ok_map);
 		break;
 	case 2:
 		check(sh, "detach", imp_detach(sh->e->impfd, h), ok_detach);
 		break;
 	default:
 		check(sh, "behaviour",
-		      imp_set_behaviour(sh->e->impfd, h, modes[(r >> 12) % 3],
+		      imp_set_behaviour(sh->e->impfd, h,
+					BAR_DMABUF_IMP_UNMAP_WORKER,
 					(r >> 16) & BAR_DMABUF_IMP_REMAP_ON_RESTORE,
 					(r >> 20) % 30, 5),
 		      ok_behaviour);
@@ -370,7 +372,8 @@ FIXTURE_TEARDOWN(stress)
 
 /*
  * Concurrency (selftest issue), rules 1-9 under races: random operations
- * from several threads, then everything balances.
+ * from several threads, then everything balances and no access of the
+ * importer ever hit an address the exporter had torn down (rule 5).
  */
 TEST_F_TIMEOUT(stress, random_ops_then_counters_balance, 600)
 {
@@ -413,13 +416,18 @@ TEST_F_TIMEOUT(stress, random_ops_then_counters_balance, 600)
 		EXPECT_EQ(0, imp_wait_job(self->e.impfd, sh->job[i], 30000,
 					  NULL, 0, NULL, NULL));
 	}
+	/*
+	 * Closing the importer's file unmaps and detaches everything; then a
+	 * revoke of all completes and a restore of all must succeed.
+	 */
+	bd_close(&self->e.impfd);
+	EXPECT_EQ(0, bd_revoke(self->e.devfd, -1, BAR_DMABUF_ALL_BUFFERS,
+			       30000, NULL));
 	EXPECT_EQ(0, bd_restore(self->e.devfd, -1, BAR_DMABUF_ALL_BUFFERS,
 				NULL));
 	for (i = 0; i < SLOTS; i++)
 		if (sh->slot[i] >= 0)
 			close(sh->slot[i]);
-	ASSERT_EQ(0, imp_counters(self->e.impfd, &c1));
-	bd_close(&self->e.impfd);
 
 	/* The importer's file is closed: nothing of it may be left. */
 	impfd = imp_open();

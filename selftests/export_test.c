@@ -22,6 +22,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <linux/dma-buf.h>
+
 #include "kselftest_harness.h"
 #include "lib.h"
 
@@ -211,6 +213,37 @@ TEST_F(dev, export_one_range)
 	EXPECT_LE(0, fd);
 	EXPECT_EQ(2 * BD_PAGE, len);
 	EXPECT_EQ((off_t)(2 * BD_PAGE), lseek(fd, 0, SEEK_END));
+
+	close(fd);
+}
+
+/*
+ * Capability 1: exp_name and name identify device and BAR (fdinfo shows
+ * what debugfs dma_buf/bufinfo does); capability 3: DMA_BUF_IOCTL_SYNC.
+ */
+TEST_F(dev, names_and_sync)
+{
+	struct dma_buf_sync sync = {
+		.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW,
+	};
+	char path[64], info[1024], want[96];
+	int fd;
+
+	if (self->skipped)
+		return;
+	if (self->bar < 0)
+		SKIP(return, "no memory BAR of 4 pages on %s", self->bdf);
+	ASSERT_EQ(0, bd_export_one(self->devfd, self->bar, 0, BD_PAGE, &fd));
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	ASSERT_LT(0, bd_read_file(path, info, sizeof(info)));
+	snprintf(want, sizeof(want), "exp_name:\tbar_dmabuf:%s", self->bdf);
+	EXPECT_NE(NULL, strstr(info, want)) TH_LOG("fdinfo: %s", info);
+	snprintf(want, sizeof(want), "name:\tbar%d", self->bar);
+	EXPECT_NE(NULL, strstr(info, want)) TH_LOG("fdinfo: %s", info);
+
+	EXPECT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync));
+	sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW;
+	EXPECT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync));
 	close(fd);
 }
 

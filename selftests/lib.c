@@ -729,6 +729,27 @@ int bd_kmsg_find(int kfd, const char *needle, char *line, size_t len)
 	return bd_kmsg_scan(kfd, needles, line, len);
 }
 
+int bd_kmsg_wait(int kfd, const char *needle, char *line, size_t len,
+		 int timeout_ms)
+{
+	__u64 deadline = bd_now_ns() + (__u64)timeout_ms * BD_NSEC_PER_MSEC;
+	int ret;
+
+	for (;;) {
+		long long left;
+
+		ret = bd_kmsg_find(kfd, needle, line, len);
+		if (ret)
+			return ret;
+		left = bd_ms_between(bd_now_ns(), deadline);
+		if (left <= 0)
+			return 0;
+		ret = bd_poll_in(kfd, (int)left);
+		if (ret < 0)
+			return ret;
+	}
+}
+
 int bd_kmsg_find_problem(int kfd, char *line, size_t len)
 {
 	static const char *const needles[] = {
@@ -871,6 +892,30 @@ const char *bd_env_show_log(struct bd_env *e, __u32 h)
 	imp_log_dump(&log);
 	imp_log_free(&log);
 	return "";
+}
+
+int bd_param_read(const char *param, char *buf, size_t len)
+{
+	char path[128];
+	long n;
+
+	snprintf(path, sizeof(path), "/sys/module/bar_dmabuf/parameters/%s",
+		 param);
+	n = bd_read_file(path, buf, len);
+	if (n < 0)
+		return n;
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	return 0;
+}
+
+int bd_param_write(const char *param, const char *val)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/module/bar_dmabuf/parameters/%s",
+		 param);
+	return bd_write_file(path, val);
 }
 
 void bd_close(int *fd)

@@ -33,6 +33,14 @@
 
 #define BD_NSEC_PER_MSEC	1000000ULL
 
+/*
+ * The importer stamps an UNMAP event just after its unmap call returned, so
+ * a revoke woken by that very unmap may return a hair before the stamp.
+ * Comparisons of a return time with an UNMAP stamp allow this much; a
+ * revoke that does not wait for the unmap returns hundreds of ms early.
+ */
+#define BD_UNMAP_STAMP_SLACK_NS	(5 * BD_NSEC_PER_MSEC)
+
 #ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 #endif
@@ -247,6 +255,13 @@ int bd_kmsg_open(void);
 int bd_kmsg_find(int kfd, const char *needle, char *line, size_t len);
 
 /*
+ * Wait at most @timeout_ms for a record containing @needle (poll on
+ * /dev/kmsg); 1 found (copied into @line), 0 timeout, -errno.
+ */
+int bd_kmsg_wait(int kfd, const char *needle, char *line, size_t len,
+		 int timeout_ms);
+
+/*
  * Like bd_kmsg_find() for the signs of a kernel problem: "WARNING:",
  * "BUG:", "Oops", "KASAN", "refcount_t", "possible recursive locking",
  * "circular locking", "INFO: task".
@@ -303,6 +318,13 @@ const char *bd_precondition(bool need_importer);
  * So every fixture sets a field "skipped" before its SKIP() and every
  * TEST_F starts with "if (self->skipped) return;".
  */
+
+/*
+ * Read or write parameter @param of module bar_dmabuf (sysfs); the value
+ * read goes to @buf without its newline. 0 or -errno.
+ */
+int bd_param_read(const char *param, char *buf, size_t len);
+int bd_param_write(const char *param, const char *val);
 
 /* Close *@fd if it is open and mark it closed. */
 void bd_close(int *fd);

@@ -286,7 +286,7 @@ TEST_F_TIMEOUT(way, waits_for_fence_and_unmap, 300)
 	unmap_c = imp_log_first(&log, BAR_DMABUF_IMP_EV_UNMAP);
 	imp_log_free(&log);
 	EXPECT_NE(0, unmap_c);
-	EXPECT_LE(unmap_c, way.end_ns);
+	EXPECT_LE(unmap_c, way.end_ns + BD_UNMAP_STAMP_SLACK_NS);
 
 	/* Rule 5: B's late reads all saw the BAR (no early teardown). */
 	ASSERT_EQ(0, imp_read_log(self->e.impfd, hb, &log));
@@ -480,6 +480,84 @@ TEST_F(life, rmmod_refused_while_buffers_exist)
 	ASSERT_LE(0, self->e.devfd);
 	EXPECT_EQ(0, bd_restore(self->e.devfd, self->buf, 0, NULL));
 	EXPECT_EQ(0, imp_map(self->e.impfd, h, NULL));
+	env_check_kmsg(_metadata, &self->e);
+}
+
+/* ------------------------------------------------------------------ */
+
+/* Sets revoke_timeout_ms to 1 s for one test and puts the old value back. */
+FIXTURE(removal)
+{
+	bool skipped;
+	struct bd_env e;
+	int buf;
+	char old[16];
+};
+
+FIXTURE_SETUP(removal)
+{
+	self->buf = -1;
+	self->old[0] = '\0';
+	if (!env_setup(_metadata, &self->e, &self->skipped))
+		return;
+	if (bd_param_read("revoke_timeout_ms", self->old, sizeof(self->old))) {
+		self->skipped = true;
+		SKIP(return, "parameter revoke_timeout_ms not readable");
+	}
+	self->buf = bd_env_export(&self->e, 0, 1);
+	ASSERT_LE(0, self->buf) TH_LOG("%s", self->e.why);
+}
+
+FIXTURE_TEARDOWN(removal)
+{
+	if (self->old[0])
+		bd_param_write("revoke_timeout_ms", self->old);
+	bd_close(&self->buf);
+	bd_env_close(&self->e);
+	if (self->e.bdf)
+		rebind(self->e.bdf);
+}
+
+/*
+ * Rule 8, second half: a removal never frees the BAR under a live mapping.
+ * With an importer that does not unmap, unbind keeps waiting past the
+ * revoke timeout, warns (naming the importer), and completes once the
+ * importer unmaps.
+ */
+TEST_F_TIMEOUT(removal, unbind_waits_past_timeout_and_warns, 120)
+{
+	struct bd_async way;
+	struct way_arg w = { .way = WAY_UNBIND, .bdf = self->e.bdf };
+	const char *who = bd_env("BAR_DMABUF_IMPORTER_BDF");
+	__u64 unmap_ns = 0;
+	char line[512];
+	__u32 h;
+
+	if (self->skipped)
+		return;
+	ASSERT_EQ(0, bd_param_write("revoke_timeout_ms", "1000"));
+	ASSERT_EQ(0, bd_env_attach(&self->e, self->buf,
+				   BAR_DMABUF_IMP_UNMAP_ON_REQUEST, 0, 0, true,
+				   &h))
+		TH_LOG("%s", self->e.why);
+	ASSERT_EQ(0, bd_async_start(&way, way_out, &w));
+	/* The periodic warning of the removal path, naming the importer. */
+	EXPECT_EQ(1, bd_kmsg_wait(self->e.kfd, "removal revoke still waiting",
+				  line, sizeof(line), 20000));
+	EXPECT_EQ(1, bd_kmsg_wait(self->e.kfd, who ? who : "holds", line,
+				  sizeof(line), 5000));
+	/* Past the timeout (1 s) it still waits: it never gives up. */
+	EXPECT_FALSE(bd_async_wait(&way, 1500))
+		TH_LOG("unbind finished (%d) with a mapping outstanding",
+		       way.ret);
+	ASSERT_EQ(0, imp_unmap(self->e.impfd, h));
+	ASSERT_EQ(0, imp_wait_event(self->e.impfd, h, BAR_DMABUF_IMP_EV_UNMAP,
+				    1, EVENT_MS, &unmap_ns));
+	ASSERT_TRUE(bd_async_wait(&way, RETURN_MS));
+	bd_async_join(&way);
+	EXPECT_EQ(0, way.ret);
+	EXPECT_LE(unmap_ns, way.end_ns + BD_UNMAP_STAMP_SLACK_NS);
+	EXPECT_EQ(0, rebind(self->e.bdf));
 	env_check_kmsg(_metadata, &self->e);
 }
 

@@ -150,6 +150,8 @@ TEST_F_TIMEOUT(fence, held_fence_blocks_revoke, 120)
 	EXPECT_FALSE(bd_async_wait(&ar.a, BLOCKED_MS))
 		TH_LOG("revoke returned %d with the fence unsignalled%s",
 		       ar.a.ret, bd_env_show_log(&self->e, h));
+	/* Rule 9: no restore while a revoke is in progress. */
+	EXPECT_EQ(-EBUSY, bd_restore(self->e.devfd, self->buf, 0, NULL));
 
 	ASSERT_EQ(0, imp_signal(self->e.impfd, job));
 	ASSERT_EQ(0, imp_wait_job(self->e.impfd, job, EVENT_MS, NULL, 0,
@@ -278,10 +280,15 @@ TEST_F_TIMEOUT(rv, delayed_unmap_blocks_revoke, 120)
 	EXPECT_NE(0, inv);
 	EXPECT_NE(0, unmap);
 	/* Rule 6: the revoke returned after the unmap... */
-	EXPECT_LE(unmap, t1) TH_LOG("%s", bd_env_show_log(&self->e, h));
+	EXPECT_LE(unmap, t1 + BD_UNMAP_STAMP_SLACK_NS)
+		TH_LOG("%s", bd_env_show_log(&self->e, h));
 	EXPECT_LE(inv, unmap);
-	/* ...and not before the importer's window had passed. */
-	EXPECT_LE(D, bd_ms_between(t0, t1)) TH_LOG("%s", bd_env_show_log(&self->e, h));
+	/*
+	 * ...and not before the importer's window had passed (less 10 ms:
+	 * the importer counts its window in jiffies).
+	 */
+	EXPECT_LE(D - 10, bd_ms_between(t0, t1))
+		TH_LOG("%s", bd_env_show_log(&self->e, h));
 
 	/* Rule 5: every late read in the window saw the BAR's data. */
 	for (i = 0; i < log.nr; i++) {
@@ -618,7 +625,7 @@ TEST_F_TIMEOUT(multi, last_fence_and_last_unmap, 120)
 	imp_log_free(&log);
 	EXPECT_NE(0, u2);
 	EXPECT_LE(sig_ns, ar.a.end_ns);
-	EXPECT_LE(u2, ar.a.end_ns);
+	EXPECT_LE(u2, ar.a.end_ns + BD_UNMAP_STAMP_SLACK_NS);
 	EXPECT_LE(u3, ar.a.end_ns);
 	env_check_kmsg(_metadata, &self->e);
 }
@@ -772,7 +779,7 @@ TEST_F_TIMEOUT(batch, all_buffers_revoked_in_parallel, 300)
 	EXPECT_EQ(BATCH, nr);
 	TH_LOG("%d buffers with D = %u ms revoked in %lld ms", BATCH, D,
 	       bd_ms_between(t0, t1));
-	EXPECT_LE(D, bd_ms_between(t0, t1));
+	EXPECT_LE(D - 10, bd_ms_between(t0, t1));
 	EXPECT_GT(3 * D, bd_ms_between(t0, t1));
 	for (i = 0; i < BATCH; i++) {
 		__u64 unmap = 0;
@@ -780,12 +787,81 @@ TEST_F_TIMEOUT(batch, all_buffers_revoked_in_parallel, 300)
 		EXPECT_EQ(0, imp_wait_event(self->e.impfd, h[i],
 					    BAR_DMABUF_IMP_EV_UNMAP, 1, 0,
 					    &unmap));
-		EXPECT_LE(unmap, t1);
+		EXPECT_LE(unmap, t1 + BD_UNMAP_STAMP_SLACK_NS);
 	}
 	nr = 0;
 	EXPECT_EQ(0, bd_restore(self->e.devfd, -1, BAR_DMABUF_ALL_BUFFERS, &nr));
 	EXPECT_EQ(BATCH, nr);
 	env_check_kmsg(_metadata, &self->e);
+}
+
+/* ------------------------------------------------------------------ */
+
+/* Sets allow_unproven_p2p for one test and puts the old value back. */
+FIXTURE(p2p)
+{
+	bool skipped;
+	struct bd_env e;
+	int buf;
+	char old[8];
+};
+
+FIXTURE_SETUP(p2p)
+{
+	self->buf = -1;
+	self->old[0] = '\0';
+	if (!env_setup(_metadata, &self->e, &self->skipped))
+		return;
+	if (bd_param_read("allow_unproven_p2p", self->old, sizeof(self->old))) {
+		self->skipped = true;
+		SKIP(return, "parameter allow_unproven_p2p not readable");
+	}
+	self->buf = bd_env_export(&self->e, 0, 1);
+	ASSERT_LE(0, self->buf) TH_LOG("%s", self->e.why);
+}
+
+FIXTURE_TEARDOWN(p2p)
+{
+	if (self->old[0])
+		bd_param_write("allow_unproven_p2p", self->old);
+	bd_close(&self->buf);
+	bd_env_close(&self->e);
+}
+
+/*
+ * Exporter capability 2: with allow_unproven_p2p=0 an importer whose P2P
+ * path to the BAR the kernel cannot prove is refused at attach (EXDEV),
+ * with a message naming the parameter; no silent unsafe default. Where the
+ * path is proven (e.g. a kernel with CONFIG_PCI_P2PDMA and a host bridge
+ * it trusts) the attach succeeds and no such message appears.
+ */
+TEST_F(p2p, unproven_path_refused_unless_allowed)
+{
+	char line[512];
+	__u32 h = 0;
+	int ret;
+
+	if (self->skipped)
+		return;
+	ASSERT_EQ(0, bd_param_write("allow_unproven_p2p", "0"));
+	ret = imp_attach(self->e.impfd, self->buf, 0, &h);
+	if (ret == -EXDEV) {
+		TH_LOG("P2P path not provable here: refused, as it must be");
+		EXPECT_EQ(1, bd_kmsg_wait(self->e.kfd, "allow_unproven_p2p=1",
+					  line, sizeof(line), 5000))
+			TH_LOG("no message names allow_unproven_p2p");
+		/* Allowed again, the same importer attaches and maps. */
+		ASSERT_EQ(0, bd_param_write("allow_unproven_p2p", "1"));
+		ASSERT_EQ(0, imp_attach(self->e.impfd, self->buf, 0, &h));
+		EXPECT_EQ(0, imp_map(self->e.impfd, h, NULL));
+	} else {
+		TH_LOG("P2P path proven here: accepted without the parameter");
+		ASSERT_EQ(0, ret) TH_LOG("attach: %s", strerror(-ret));
+		EXPECT_EQ(0, imp_map(self->e.impfd, h, NULL));
+		EXPECT_EQ(0, bd_kmsg_find(self->e.kfd, "not proven", line,
+					  sizeof(line)))
+			TH_LOG("%s", line);
+	}
 }
 
 TEST_HARNESS_MAIN
