@@ -185,8 +185,7 @@ static int bar_dmabuf_ioctl_revoke(struct bar_dmabuf_dev *bdev,
 		if (ret)
 			return ret;
 		ret = bar_dmabuf_revoke_one(buf, timeout);
-		if (ret != -ENODEV)
-			req.out_nr_buffers = 1;
+		req.out_nr_buffers = 1;
 		dma_buf_put(dmabuf);
 	}
 	if (ret && ret != -ETIMEDOUT)
