@@ -15,19 +15,53 @@
 #include <linux/iommu.h>
 #include <linux/ioport.h>
 #include <linux/mm.h>
+#include <linux/pci.h>
 #include <linux/string.h>
 
 #include "importer.h"
+
+/*
+ * A direct peer-to-peer bus address (both devices behind one PCIe switch)
+ * is routed by the switch and never reaches the IOMMU. The IOVA allocator
+ * keeps the PCI host bridge windows out of the IOVA space, so an address
+ * that misses the domain but lies in a memory BAR of some PCI device can
+ * only be such a bus address. Return the BAR's CPU address, or 0.
+ */
+static phys_addr_t imp_dma_bar_bus_addr(dma_addr_t addr)
+{
+	struct pci_bus_region region;
+	struct pci_dev *pdev = NULL;
+	struct resource *res;
+	int i;
+
+	for_each_pci_dev(pdev) {
+		for (i = 0; i < PCI_STD_NUM_BARS; i++) {
+			res = &pdev->resource[i];
+			if (resource_type(res) != IORESOURCE_MEM || !res->start)
+				continue;
+			pcibios_resource_to_bus(pdev->bus, &region, res);
+			if (addr >= region.start && addr <= region.end) {
+				pci_dev_put(pdev);
+				return res->start + (addr - region.start);
+			}
+		}
+	}
+	return 0;
+}
 
 /* Translate one DMA address as the device's IOMMU would; 0 = fault. */
 static phys_addr_t imp_dma_translate(struct device *dev, dma_addr_t addr)
 {
 	struct iommu_domain *domain = iommu_get_domain_for_dev(dev);
+	phys_addr_t phys;
 
 	if (!domain)
-		return addr;
+		return addr;	/* no IOMMU: bus address = CPU address */
 	/* Identity domains return addr, blocking ones 0. */
-	return iommu_iova_to_phys(domain, addr);
+	phys = iommu_iova_to_phys(domain, addr);
+	if (!phys && dev_is_pci(dev))
+		phys = imp_dma_bar_bus_addr(addr);
+	return phys;
 }
 
 /* Move @len bytes (within one page) at physical @phys. */
