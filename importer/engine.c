@@ -361,8 +361,9 @@ int imp_engine_submit(struct imp_attach *ia, struct bar_dmabuf_imp_submit *arg)
 		goto err_unlock;
 	}
 	__module_get(THIS_MODULE);	/* dropped by imp_fence_release() */
+	/* Each fence its own seqno, even one that never gets used. */
 	dma_fence_init(&job->fence->base, &imp_fence_ops, &job->fence->lock,
-		       ia->fence_ctx, ia->seqno + 1);
+		       ia->fence_ctx, ++ia->seqno);
 	if (arg->flags & BAR_DMABUF_IMP_JOB_SYNC_FILE) {
 		fd = get_unused_fd_flags(O_CLOEXEC);
 		if (fd < 0) {
@@ -394,7 +395,6 @@ int imp_engine_submit(struct imp_attach *ia, struct bar_dmabuf_imp_submit *arg)
 		goto err_map;
 
 	/* Nothing fails from here on. */
-	ia->seqno++;
 	job->map = m;
 	job->phase = IMP_JOB_QUEUED;
 	kref_get(&job->ref);	/* the engine's, until the fence signals */
