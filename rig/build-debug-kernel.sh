@@ -62,15 +62,21 @@ check_config() {
 }
 
 if [ ! -f "$out/.done" ]; then
-	rm -rf "$out"
+	# an interrupted build is continued, not started over
 	mkdir -p "$build"
 	kmake() {
 		nice -n 10 make -C "$src" O="$build" ARCH=x86_64 "$@"
 	}
+	# The config is made in a scratch directory: running tinyconfig in the
+	# build directory would touch every option and rebuild everything.
 	say build-debug-kernel "tinyconfig + rig/debug.config ($hash) for $ver"
-	kmake -s tinyconfig >&2
-	"$src/scripts/kconfig/merge_config.sh" -m -O "$build" "$build/.config" "$frag" >/dev/null ||
+	cfg=$out/config
+	mkdir -p "$cfg"
+	make -s -C "$src" O="$cfg" ARCH=x86_64 tinyconfig >&2
+	"$src/scripts/kconfig/merge_config.sh" -m -O "$cfg" "$cfg/.config" "$frag" >/dev/null ||
 		die "merge_config.sh failed"
+	make -s -C "$src" O="$cfg" ARCH=x86_64 olddefconfig >&2
+	cmp -s "$cfg/.config" "$build/.config" || cp "$cfg/.config" "$build/.config"
 	kmake -s olddefconfig >&2
 	check_config
 	start=$(rig_now)
@@ -84,7 +90,7 @@ if [ ! -f "$out/.done" ]; then
 	touch "$out/.done"
 	# older builds of this version (other fragments) are not needed any more
 	find "$CACHE/debug" -mindepth 1 -maxdepth 1 -name "$ver-*" ! -name "$ver-$hash" \
-		-exec rm -rf {} +
+		! -samefile "$(readlink -f "$out")" -exec rm -rf {} +
 fi
 
 krel=$(make -s -C "$src" O="$build" ARCH=x86_64 kernelrelease)
