@@ -65,15 +65,18 @@ part kernel-doc "$(echo -n "$out" | grep -c .)" "$(echo -n "$out" | grep -c .) w
 # --- W=1 and sparse builds against 6.1's headers, in a copy of the tree
 bash "$RIG_DIR/fetch-kernel.sh" 6.1 >/dev/null || die "cannot fetch 6.1"
 rig_load_kernel 6.1
+mkdir -p "$CACHE/build"
+lintdir=$(mktemp -d "$CACHE/build/lint.XXXXXX")
+trap 'rm -rf "$lintdir"' EXIT
 for mode in W=1 C=2; do
 	name=$([ "$mode" = W=1 ] && echo "W=1 build" || echo "sparse (C=2)")
-	dir=$CACHE/build/lint/tree
+	dir=$lintdir/tree
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	tar -C "$TREE_DIR" --exclude=.git --exclude='*.o' --exclude='*.ko' --exclude='*.mod*' \
 		--exclude='*.cmd' --exclude=./compat/generated -cf - . | tar -C "$dir" -xf -
 	say lint "$name: make KDIR=<6.1 headers> $mode"
-	log=$CACHE/build/lint/$mode.log
+	log=$CACHE/build/lint-$mode.log
 	rc=0
 	(cd "$dir" && make KDIR="$KDIR" "$mode") >"$log" 2>&1 || rc=$?
 	n=$(grep -cE 'warning:|error:' "$log" || true)
