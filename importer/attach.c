@@ -351,7 +351,7 @@ int imp_attach_create(struct imp_file *ifile, struct bar_dmabuf_imp_attach *arg)
 	if (IS_ERR(dmabuf))
 		return PTR_ERR(dmabuf);
 
-	ia = kzalloc(sizeof(*ia), GFP_KERNEL);
+	ia = bar_dmabuf_compat_zalloc(*ia);
 	if (!ia) {
 		ret = -ENOMEM;
 		goto err_put;

@@ -11,6 +11,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
+#include "compat.h"
 #include "importer.h"
 
 /**
@@ -219,7 +220,7 @@ static int imp_open(struct inode *inode, struct file *file)
 {
 	struct imp_file *ifile;
 
-	ifile = kzalloc(sizeof(*ifile), GFP_KERNEL);
+	ifile = bar_dmabuf_compat_zalloc(*ifile);
 	if (!ifile)
 		return -ENOMEM;
 	mutex_init(&ifile->lock);

@@ -28,6 +28,7 @@
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 
+#include "compat.h"
 #include "importer.h"
 
 static const char *imp_fence_get_driver_name(struct dma_fence *fence)
@@ -279,7 +280,7 @@ static struct imp_job *imp_job_alloc(struct imp_attach *ia,
 	struct imp_job *job;
 	int ret;
 
-	job = kzalloc(sizeof(*job), GFP_KERNEL);
+	job = bar_dmabuf_compat_zalloc(*job);
 	if (!job)
 		return ERR_PTR(-ENOMEM);
 	kref_init(&job->ref);	/* the file's job table */
@@ -304,7 +305,7 @@ static struct imp_job *imp_job_alloc(struct imp_attach *ia,
 		ret = -EFAULT;
 		goto err_data;
 	}
-	job->fence = kzalloc(sizeof(*job->fence), GFP_KERNEL);
+	job->fence = bar_dmabuf_compat_zalloc(*job->fence);
 	if (!job->fence) {
 		ret = -ENOMEM;
 		goto err_data;
