@@ -3,6 +3,7 @@
  * bar-dmabuf-bench: is a batched revoke really batched (rule 7)?
  *
  *   bar-dmabuf-bench [-n BUFFERS] [-d WINDOW_MS] [-i INTERVAL_MS] [-r REPS]
+ *                    [-m ROUND_TRIPS]
  *
  * Needs bar_dmabuf bound to $BAR_DMABUF_BDF and bar_dmabuf_importer loaded
  * (mapping through $BAR_DMABUF_IMPORTER_BDF). Exports BUFFERS one-page
@@ -20,9 +21,18 @@
  * the batched revoke takes about one window and serial/batched is close to
  * BUFFERS; an exporter that waits buffer by buffer gives about 1.
  *
+ * A second pair, when the kernel has udmabuf (/dev/udmabuf): ROUND_TRIPS
+ * (default 1000) importer MAP + UNMAP of a one-page buffer of ours against
+ * the same on a one-page udmabuf (memfd pages) through the same importer
+ * and IOMMU, the reference; printed as microseconds per round trip and the
+ * ratio ours/udmabuf. Before 6.16 the dma-buf core maps a non-dynamic
+ * exporter's buffer (udmabuf) once at attach and caches it for a dynamic
+ * importer, so there the reference costs next to nothing.
+ *
  * Prints a table and the ratio; exits 1 on any failed call, 2 on bad usage.
  * No timed assertion: the ratio is for a human (or `make bench`) to read.
  */
+#define _GNU_SOURCE	/* memfd_create, F_ADD_SEALS */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -32,7 +42,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
 #include <linux/types.h>
+#include <linux/udmabuf.h>
 
 #include <linux/bar_dmabuf.h>
 #include <linux/bar_dmabuf_importer.h>
@@ -81,6 +94,7 @@ static void bench_usage(void)
 {
 	fprintf(stderr,
 		"usage: %s [-n BUFFERS] [-d WINDOW_MS] [-i INTERVAL_MS] [-r REPS]\n"
+		"       [-m ROUND_TRIPS]\n"
 		"  BAR_DMABUF_BDF names the exporting device\n",
 		prog);
 	exit(2);
@@ -190,6 +204,16 @@ static void bench_map(struct bench *b, unsigned int i)
 	};
 
 	bench_ioctl(b->impfd, BAR_DMABUF_IMP_IOCTL_MAP, &h, "importer MAP");
+}
+
+static void bench_unmap(int impfd, __u32 handle)
+{
+	struct bar_dmabuf_imp_handle h = {
+		.size = sizeof(h),
+		.handle = handle,
+	};
+
+	bench_ioctl(impfd, BAR_DMABUF_IMP_IOCTL_UNMAP, &h, "importer UNMAP");
 }
 
 static void bench_map_all(struct bench *b)
@@ -309,6 +333,116 @@ static double bench_serial(struct bench *b)
 	return t1 - t0;
 }
 
+/*
+ * Attach @fd with the importer, unmapping only when asked, and close @fd
+ * (the attachment holds its own reference). Returns the handle.
+ */
+static __u32 bench_attach_on_request(int impfd, int fd)
+{
+	struct bar_dmabuf_imp_attach at = {
+		.size = sizeof(at),
+		.dmabuf_fd = fd,
+	};
+	struct bar_dmabuf_imp_behaviour bh = {
+		.size = sizeof(bh),
+		.unmap_mode = BAR_DMABUF_IMP_UNMAP_ON_REQUEST,
+		.late_read_interval_ms = 1,
+	};
+
+	bench_ioctl(impfd, BAR_DMABUF_IMP_IOCTL_ATTACH, &at, "importer ATTACH");
+	bh.handle = at.out_handle;
+	bench_ioctl(impfd, BAR_DMABUF_IMP_IOCTL_SET_BEHAVIOUR, &bh,
+		    "importer SET_BEHAVIOUR");
+	close(fd);
+	return at.out_handle;
+}
+
+/* Page @page of our BAR as a buffer of its own, attached. */
+static __u32 bench_ours_rt_setup(struct bench *b, unsigned int page)
+{
+	struct bar_dmabuf_range range = {
+		.offset = page * BENCH_PAGE,
+		.length = BENCH_PAGE,
+	};
+	struct bar_dmabuf_export ex = {
+		.size = sizeof(ex),
+		.bar_index = b->bar,
+		.open_flags = O_RDWR | O_CLOEXEC,
+		.nr_ranges = 1,
+		.ranges_ptr = (__u64)(unsigned long)&range,
+	};
+
+	bench_ioctl(b->devfd, BAR_DMABUF_IOCTL_EXPORT, &ex, "EXPORT");
+	return bench_attach_on_request(b->impfd, ex.out_fd);
+}
+
+/*
+ * One page of a memfd as a udmabuf, attached. Returns 0 when the kernel has
+ * no udmabuf (the pair is then skipped).
+ */
+static __u32 bench_udmabuf_rt_setup(struct bench *b)
+{
+	struct udmabuf_create c = {
+		.flags = UDMABUF_FLAGS_CLOEXEC,
+		.size = BENCH_PAGE,
+	};
+	int ufd, memfd, fd;
+
+	ufd = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+	if (ufd < 0 && errno == ENOENT)
+		return 0;
+	if (ufd < 0)
+		bench_fail("/dev/udmabuf", errno);
+	memfd = memfd_create("bar-dmabuf-bench", MFD_ALLOW_SEALING | MFD_CLOEXEC);
+	if (memfd < 0)
+		bench_fail("memfd_create", errno);
+	if (ftruncate(memfd, BENCH_PAGE))
+		bench_fail("ftruncate(memfd)", errno);
+	if (fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK) < 0)
+		bench_fail("F_ADD_SEALS", errno);
+	c.memfd = memfd;
+	fd = ioctl(ufd, UDMABUF_CREATE, &c);
+	if (fd < 0)
+		bench_fail("UDMABUF_CREATE", errno);
+	close(memfd);
+	close(ufd);
+	return bench_attach_on_request(b->impfd, fd);
+}
+
+/* Before 6.16 the core caches a non-dynamic exporter's mapping at attach. */
+static void bench_note_cached_reference(void)
+{
+	unsigned int major = 0, minor = 0;
+	struct utsname u;
+
+	if (uname(&u) || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+		return;
+	if (major > 6 || (major == 6 && minor >= 16))
+		return;
+	printf("%s: note: %s maps udmabuf once at attach and caches it,\n",
+	       prog, u.release);
+	printf("%s: so there the reference costs next to nothing\n", prog);
+}
+
+/* @count importer MAP + UNMAP round trips; returns microseconds per trip. */
+static double bench_roundtrips(int impfd, __u32 handle, unsigned int count)
+{
+	struct bar_dmabuf_imp_handle h = {
+		.size = sizeof(h),
+		.handle = handle,
+	};
+	double t0, t1;
+	unsigned int k;
+
+	t0 = bench_now_ms();
+	for (k = 0; k < count; k++) {
+		bench_ioctl(impfd, BAR_DMABUF_IMP_IOCTL_MAP, &h, "importer MAP");
+		bench_unmap(impfd, handle);
+	}
+	t1 = bench_now_ms();
+	return (t1 - t0) * 1e3 / count;
+}
+
 static void bench_row(const char *what, double *v, unsigned int n,
 		      double *median)
 {
@@ -323,14 +457,15 @@ static void bench_row(const char *what, double *v, unsigned int n,
 int main(int argc, char **argv)
 {
 	double batched[BENCH_MAX_REPS], serial[BENCH_MAX_REPS];
-	double pair[BENCH_MAX_REPS];
-	unsigned int reps = 3, interval_ms = 10, r, i;
+	double pair[BENCH_MAX_REPS], ours[BENCH_MAX_REPS], ref[BENCH_MAX_REPS];
+	unsigned int reps = 3, interval_ms = 10, trips = 1000, r, i;
+	__u32 ours_h, ref_h;
 	struct bench b = { .nr = 32, .window_ms = 200 };
 	double mb, ms, mp;
 	char label[64];
 	int opt;
 
-	while ((opt = getopt(argc, argv, "n:d:i:r:h")) != -1) {
+	while ((opt = getopt(argc, argv, "n:d:i:r:m:h")) != -1) {
 		switch (opt) {
 		case 'n':
 			b.nr = bench_number(optarg, 1, BENCH_MAX_BUFFERS);
@@ -343,6 +478,9 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			reps = bench_number(optarg, 1, BENCH_MAX_REPS);
+			break;
+		case 'm':
+			trips = bench_number(optarg, 1, 1000000);
 			break;
 		default:
 			bench_usage();
@@ -357,7 +495,9 @@ int main(int argc, char **argv)
 	}
 
 	bench_open(&b);
+	b.nr++;		/* one more page for the round-trip pair */
 	bench_pick_bar(&b);
+	b.nr--;
 	bench_setup(&b, interval_ms);
 
 	printf("%s: %u buffers of %llu bytes, %s BAR%u, importer through %s\n",
@@ -394,6 +534,32 @@ int main(int argc, char **argv)
 		printf("%s: odd: the batched revoke returned before the late-read window ended\n",
 		       prog);
 
+	/* The second pair, after the revokes: REVOKE(ALL) would count it. */
+	ours_h = bench_ours_rt_setup(&b, b.nr);
+	ref_h = bench_udmabuf_rt_setup(&b);
+	if (!ref_h) {
+		printf("\n%s: no /dev/udmabuf on this kernel: round-trip pair skipped\n",
+		       prog);
+		goto out;
+	}
+	/* One untimed pass each warms caches and the IOMMU's page tables. */
+	bench_roundtrips(b.impfd, ours_h, 1);
+	bench_roundtrips(b.impfd, ref_h, 1);
+	for (r = 0; r < reps; r++) {
+		ours[r] = bench_roundtrips(b.impfd, ours_h, trips);
+		ref[r] = bench_roundtrips(b.impfd, ref_h, trips);
+		pair[r] = ours[r] / ref[r];
+	}
+	printf("\n  %-34s %10s %10s %10s\n", "importer MAP+UNMAP of a page (us)",
+	       "min", "median", "max");
+	bench_row("bar_dmabuf (BAR page)", ours, reps, &mb);
+	bench_row("udmabuf (memfd page), reference", ref, reps, &ms);
+	bench_row("ratio bar_dmabuf/udmabuf", pair, reps, &mp);
+	printf("\n%s: ratio bar_dmabuf/udmabuf map+unmap (medians) = %.2f, %u round trips x %u\n",
+	       prog, mb / ms, trips, reps);
+	bench_note_cached_reference();
+
+out:
 	/* Closing the importer detaches (and so unmaps) everything. */
 	close(b.impfd);
 	for (i = 0; i < b.nr; i++)
