@@ -27,7 +27,7 @@
  * and IOMMU, the reference; printed as microseconds per round trip and the
  * ratio ours/udmabuf. Before 6.16 the dma-buf core maps a non-dynamic
  * exporter's buffer (udmabuf) once at attach and caches it for a dynamic
- * importer, so there the reference costs next to nothing.
+ * importer, so there the reference pays no exporter map or unmap.
  *
  * Prints a table and the ratio; exits 1 on any failed call, 2 on bad usage.
  * No timed assertion: the ratio is for a human (or `make bench`) to read.
@@ -421,7 +421,8 @@ static void bench_note_cached_reference(void)
 		return;
 	printf("%s: note: %s maps udmabuf once at attach and caches it,\n",
 	       prog, u.release);
-	printf("%s: so there the reference costs next to nothing\n", prog);
+	printf("%s: so there the reference pays no exporter map or unmap\n",
+	       prog);
 }
 
 /* @count importer MAP + UNMAP round trips; returns microseconds per trip. */
