@@ -113,6 +113,9 @@ static int bar_dmabuf_parse_one(const char *s, struct bar_dmabuf_bdf *out)
 	unsigned int dom = 0, bus, dev, fn;
 	int n = -1;
 
+	/* %x would also take a "0x" prefix: "03:00.0x" is not an address. */
+	if (!*s || s[strspn(s, "0123456789abcdefABCDEF:.")])
+		return -EINVAL;
 	if (sscanf(s, "%x:%x:%x.%x%n", &dom, &bus, &dev, &fn, &n) != 4 ||
 	    s[n]) {
 		dom = 0;
