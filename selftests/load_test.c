@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * load_test: loading bar_dmabuf with a bad bdf= (foundation issue, "Bad
+ * input"): a wrong, missing or malformed bdf=, a device without a memory
+ * BAR, a device bound to another driver, and a list with one good and one
+ * bad device. Each load must fail with its errno and one message naming the
+ * problem and the fix, and leave nothing half-bound: the module is not
+ * loaded and the good device has no driver. The fixture unloads the module
+ * first and loads it again, with the parameters it had, afterwards.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "lib.h"
+
+#define BAD_ABSENT	"0000:7f:1f.7"
+
+/* Path of bar_dmabuf.ko from modules.dep; 0 or -errno. */
+static int module_path(char *path, size_t len)
+{
+	char dep[512], line[400];
+	struct utsname u;
+	FILE *f;
+	int ret = -ENOENT;
+
+	if (uname(&u))
+		return -errno;
+	snprintf(dep, sizeof(dep), "/lib/modules/%s/modules.dep", u.release);
+	f = fopen(dep, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+		char *base;
+
+		if (!colon)
+			continue;
+		*colon = '\0';
+		base = strrchr(line, '/');
+		base = base ? base + 1 : line;
+		if (strcmp(base, "bar_dmabuf.ko"))
+			continue;
+		if (line[0] == '/')
+			snprintf(path, len, "%s", line);
+		else
+			snprintf(path, len, "/lib/modules/%s/%s", u.release,
+				 line);
+		ret = 0;
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+/* Load bar_dmabuf.ko with @params: 0 or -errno of finit_module. */
+static int load(const char *path, const char *params)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (syscall(SYS_finit_module, fd, params, 0))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* A device with no memory BAR and no driver, for one variant; 0 or -ENOENT. */
+static int find_device_without_mem_bar(char *bdf, size_t len)
+{
+	struct bd_sysfs_bar bars[BAR_DMABUF_NUM_BARS];
+	char drv[64];
+	FILE *p;
+	char name[64];
+	int ret = -ENOENT;
+
+	p = popen("ls /sys/bus/pci/devices", "r");
+	if (!p)
+		return -errno;
+	while (ret && fgets(name, sizeof(name), p)) {
+		bool mem = false;
+		int i;
+
+		name[strcspn(name, "\n")] = '\0';
+		if (bd_sysfs_bars(name, bars) || bd_driver_of(name, drv, sizeof(drv)))
+			continue;
+		for (i = 0; i < BAR_DMABUF_NUM_BARS; i++)
+			if (bars[i].flags & BD_IORESOURCE_MEM)
+				mem = true;
+		if (!mem && !drv[0]) {
+			snprintf(bdf, len, "%s", name);
+			ret = 0;
+		}
+	}
+	pclose(p);
+	return ret;
+}
+
+/* A device bound to a driver other than bar_dmabuf, with a memory BAR. */
+static int find_device_bound_elsewhere(char *bdf, size_t len)
+{
+	const char *imp = bd_env("BAR_DMABUF_IMPORTER_BDF");
+	struct bd_sysfs_bar bars[BAR_DMABUF_NUM_BARS];
+	char drv[64];
+	int i;
+
+	if (!imp || bd_driver_of(imp, drv, sizeof(drv)) || !drv[0] ||
+	    !strcmp(drv, "bar_dmabuf") || bd_sysfs_bars(imp, bars))
+		return -ENOENT;
+	for (i = 0; i < BAR_DMABUF_NUM_BARS; i++) {
+		if (bars[i].flags & BD_IORESOURCE_MEM) {
+			snprintf(bdf, len, "%s", imp);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+enum bdf_kind {
+	BDF_NONE,		/* no bdf= at all */
+	BDF_LITERAL,		/* the variant's string */
+	BDF_NO_MEM_BAR,		/* a device found with no memory BAR */
+	BDF_BOUND,		/* the importer's device, bound to it */
+	BDF_GOOD_THEN_ABSENT,	/* BAR_DMABUF_BDF, then an absent one */
+};
+
+FIXTURE(load)
+{
+	bool skipped;
+	char path[512];
+	char params[512];	/* as loaded before the test */
+	int kfd;
+};
+
+FIXTURE_VARIANT(load)
+{
+	enum bdf_kind kind;
+	const char *bdf;
+	int err;
+	const char *msg;
+};
+
+FIXTURE_VARIANT_ADD(load, missing) {
+	.kind = BDF_NONE, .err = EINVAL, .msg = "no device given",
+};
+
+FIXTURE_VARIANT_ADD(load, empty) {
+	.kind = BDF_LITERAL, .bdf = "", .err = EINVAL,
+	.msg = "no device given",
+};
+
+FIXTURE_VARIANT_ADD(load, malformed) {
+	.kind = BDF_LITERAL, .bdf = "03:00", .err = EINVAL,
+	.msg = "is not a PCI address",
+};
+
+FIXTURE_VARIANT_ADD(load, trailing_garbage) {
+	.kind = BDF_LITERAL, .bdf = "0000:03:00.0x", .err = EINVAL,
+	.msg = "is not a PCI address",
+};
+
+FIXTURE_VARIANT_ADD(load, function_out_of_range) {
+	.kind = BDF_LITERAL, .bdf = "0000:03:00.8", .err = EINVAL,
+	.msg = "is not a PCI address",
+};
+
+FIXTURE_VARIANT_ADD(load, listed_twice) {
+	.kind = BDF_LITERAL, .bdf = BAD_ABSENT "," BAD_ABSENT, .err = EINVAL,
+	.msg = "listed twice",
+};
+
+FIXTURE_VARIANT_ADD(load, absent) {
+	.kind = BDF_LITERAL, .bdf = BAD_ABSENT, .err = ENODEV,
+	.msg = "no such PCI device",
+};
+
+FIXTURE_VARIANT_ADD(load, no_memory_bar) {
+	.kind = BDF_NO_MEM_BAR, .err = ENODEV, .msg = "has no memory BAR",
+};
+
+FIXTURE_VARIANT_ADD(load, bound_elsewhere) {
+	.kind = BDF_BOUND, .err = EBUSY, .msg = "release it first",
+};
+
+FIXTURE_VARIANT_ADD(load, good_then_absent) {
+	.kind = BDF_GOOD_THEN_ABSENT, .err = ENODEV,
+	.msg = "no such PCI device",
+};
+
+/* "bdf=X revoke_timeout_ms=Y allow_unproven_p2p=Z" of the loaded module. */
+static int saved_params(char *buf, size_t len)
+{
+	static const char * const names[] = {
+		"bdf", "revoke_timeout_ms", "allow_unproven_p2p",
+	};
+	size_t used = 0;
+	unsigned int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		char val[256];
+
+		if (bd_param_read(names[i], val, sizeof(val)))
+			return -ENOENT;
+		if (!strcmp(val, "(null)"))
+			continue;
+		used += snprintf(buf + used, len - used, "%s%s=%s",
+				 used ? " " : "", names[i], val);
+		if (used >= len)
+			return -ENOSPC;
+	}
+	return 0;
+}
+
+FIXTURE_SETUP(load)
+{
+	const char *why = bd_precondition(false);
+
+	self->kfd = -1;
+	if (why) {
+		self->skipped = true;
+		SKIP(return, "%s", why);
+	}
+	if (module_path(self->path, sizeof(self->path))) {
+		self->skipped = true;
+		SKIP(return, "bar_dmabuf.ko is not in modules.dep (make install or dkms)");
+	}
+	if (saved_params(self->params, sizeof(self->params))) {
+		self->skipped = true;
+		SKIP(return, "parameters of the loaded bar_dmabuf not readable");
+	}
+	/* The module can only go if nothing holds a buffer. */
+	if (syscall(SYS_delete_module, "bar_dmabuf", O_NONBLOCK)) {
+		self->skipped = true;
+		SKIP(return, "bar_dmabuf cannot be unloaded now: %s",
+		     strerror(errno));
+	}
+	self->kfd = bd_kmsg_open();
+}
+
+FIXTURE_TEARDOWN(load)
+{
+	if (self->kfd >= 0)
+		close(self->kfd);
+	if (self->skipped)
+		return;
+	if (!bd_module_loaded("bar_dmabuf"))
+		EXPECT_EQ(0, load(self->path, self->params))
+			TH_LOG("reloading with \"%s\" failed", self->params);
+}
+
+TEST_F(load, refused_with_message_and_nothing_bound)
+{
+	const char *good = bd_env("BAR_DMABUF_BDF");
+	char bdf[128], params[256], line[512], drv[64];
+	int ret;
+
+	if (self->skipped)
+		return;
+	ASSERT_LE(0, self->kfd);
+	switch (variant->kind) {
+	case BDF_NONE:
+		params[0] = '\0';
+		break;
+	case BDF_LITERAL:
+		snprintf(params, sizeof(params), "bdf=%s", variant->bdf);
+		break;
+	case BDF_NO_MEM_BAR:
+		if (find_device_without_mem_bar(bdf, sizeof(bdf)))
+			SKIP(return, "no unbound device without a memory BAR here");
+		snprintf(params, sizeof(params), "bdf=%s", bdf);
+		break;
+	case BDF_BOUND:
+		if (find_device_bound_elsewhere(bdf, sizeof(bdf)))
+			SKIP(return, "BAR_DMABUF_IMPORTER_BDF is not bound to a driver");
+		snprintf(params, sizeof(params), "bdf=%s", bdf);
+		break;
+	case BDF_GOOD_THEN_ABSENT:
+		snprintf(params, sizeof(params), "bdf=%s,%s", good, BAD_ABSENT);
+		break;
+	}
+
+	ret = load(self->path, params);
+	if (!ret)	/* loaded after all: unload, the teardown reloads */
+		syscall(SYS_delete_module, "bar_dmabuf", O_NONBLOCK);
+	EXPECT_EQ(-variant->err, ret)
+		TH_LOG("load with \"%s\": %s", params, strerror(-ret));
+	EXPECT_FALSE(bd_module_loaded("bar_dmabuf"));
+	EXPECT_EQ(1, bd_kmsg_wait(self->kfd, variant->msg, line, sizeof(line),
+				  5000))
+		TH_LOG("no kernel message containing \"%s\"", variant->msg);
+	/* Exactly one line says what is wrong, without a warning. */
+	EXPECT_EQ(0, bd_kmsg_find_problem(self->kfd, line, sizeof(line)))
+		TH_LOG("%s", line);
+
+	/* Nothing half-bound: the good device is free again. */
+	ASSERT_EQ(0, bd_driver_of(good, drv, sizeof(drv)));
+	EXPECT_STREQ("", drv);
+}
+
+TEST_HARNESS_MAIN
