@@ -182,10 +182,20 @@ bar_dmabuf_compat_p2p_map(struct dma_buf_attachment *attach,
 	return dma_buf_phys_vec_to_sgt(attach, provider, vec, nr, size, dir);
 }
 
+/*
+ * dma_buf_phys_vec_to_sgt() sets orig_nents to 0 ("no CPU list") and
+ * dma_buf_free_sgt() frees with sg_free_table(), which walks orig_nents:
+ * on 7.2 every mapping's scatterlist leaks (kmemleak on the debug
+ * kernel). The table holds exactly nents entries (the helper allocates
+ * that many and fills all), so hand the count back before the free; with
+ * a fixed helper this changes nothing.
+ */
 static inline void bar_dmabuf_compat_p2p_unmap(struct dma_buf_attachment *a,
 					       struct sg_table *sgt,
 					       enum dma_data_direction dir)
 {
+	if (!sgt->orig_nents)
+		sgt->orig_nents = sgt->nents;
 	dma_buf_free_sgt(a, sgt, dir);
 }
 #else
