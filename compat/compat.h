@@ -183,6 +183,15 @@ bar_dmabuf_compat_p2p_map(struct dma_buf_attachment *attach,
 }
 
 /*
+ * dma_buf_phys_vec_to_sgt() of 7.2 links every range at IOVA offset 0
+ * (dma_iova_link(..., paddr, 0, len, ...)), so when the IOMMU translates,
+ * a buffer of several ranges fails to map with -EADDRINUSE. Buffers of
+ * more than this many ranges are mapped with dma_map_resource() instead
+ * (p2p.c), which the kernel's helper would also do underneath.
+ */
+#define BAR_DMABUF_COMPAT_P2P_HELPER_MAX_RANGES	1
+
+/*
  * dma_buf_phys_vec_to_sgt() sets orig_nents to 0 ("no CPU list") and
  * dma_buf_free_sgt() frees with sg_free_table(), which walks orig_nents:
  * on 7.2 every mapping's scatterlist leaks (kmemleak on the debug
@@ -206,6 +215,7 @@ struct bar_dmabuf_phys_vec {
 
 struct p2pdma_provider;
 #define BAR_DMABUF_COMPAT_P2P_HELPERS 0
+#define BAR_DMABUF_COMPAT_P2P_HELPER_MAX_RANGES	0
 
 static inline int bar_dmabuf_compat_p2p_init(struct pci_dev *pdev)
 {

@@ -47,7 +47,8 @@ int bar_dmabuf_p2p_attach(struct bar_dmabuf_buf *buf,
 
 	battach->path = BAR_DMABUF_PATH_RESOURCE;
 	if (bar_dmabuf_compat_p2p_distance(bdev->pdev, dev) >= 0) {
-		if (BAR_DMABUF_COMPAT_P2P_HELPERS && provider)
+		if (BAR_DMABUF_COMPAT_P2P_HELPERS && provider &&
+		    buf->nr_ranges <= BAR_DMABUF_COMPAT_P2P_HELPER_MAX_RANGES)
 			battach->path = BAR_DMABUF_PATH_HELPER;
 		return 0;
 	}
