@@ -159,7 +159,8 @@ static void imp_attach_invalidate(struct dma_buf_attachment *attach)
 	old_late = ia->late_map;
 	kref_get(&m->ref);
 	ia->late_map = m;
-	ia->late_deadline = jiffies + msecs_to_jiffies(ia->late_window_ms);
+	ia->late_deadline_ns = ktime_get_ns() +
+			       (u64)ia->late_window_ms * NSEC_PER_MSEC;
 	ia->late_ref_valid = false;
 	ia->violation_pending =
 		!!(ia->bflags & BAR_DMABUF_IMP_WRITE_AFTER_INVALIDATE);
@@ -252,7 +253,7 @@ static void imp_attach_late_work(struct work_struct *work)
 		kref_get(&m->ref);
 	violation = ia->violation_pending;
 	ia->violation_pending = false;
-	in_window = m && time_before(jiffies, ia->late_deadline);
+	in_window = m && ktime_get_ns() < ia->late_deadline_ns;
 	spin_unlock(&ia->lock);
 	interval = msecs_to_jiffies(READ_ONCE(ia->late_interval_ms));
 

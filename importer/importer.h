@@ -193,7 +193,9 @@ enum imp_attach_state {
  *	complete in this order, as on one hardware queue
  * @jobs_inflight: entries of @ring
  * @late_map: the invalidated mapping the worker reads (holds a reference)
- * @late_deadline: jiffies at which the late-read window closes
+ * @late_deadline_ns: CLOCK_MONOTONIC time at which the late-read window
+ *	closes (not jiffies: under emulation jiffies can run ahead of the clock
+ *	the tests read, and the window must last its full length)
  * @late_ref_valid: @late_ref holds the first late read
  * @late_ref: data of the first late read of @late_map
  * @violation_pending: WRITE_AFTER_INVALIDATE still to do
@@ -231,7 +233,7 @@ struct imp_attach {
 	struct list_head ring;
 	unsigned int jobs_inflight;
 	struct imp_mapping *late_map;
-	unsigned long late_deadline;
+	u64 late_deadline_ns;
 	bool late_ref_valid;
 	u8 late_ref[IMP_LATE_READ_BYTES];
 	bool violation_pending;
