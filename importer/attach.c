@@ -479,6 +479,7 @@ int imp_attach_detach(struct imp_attach *ia, bool force)
 	ia->dmabuf = NULL;
 	atomic_dec(&imp_counters.attachments);
 	imp_log_event(&ia->log, ia->handle, BAR_DMABUF_IMP_EV_DETACH, 0, 0);
+	imp_log_shrink(&ia->log);
 
 out_unlock:
 	mutex_unlock(&ia->ctl_lock);

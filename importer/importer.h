@@ -96,6 +96,7 @@ void imp_device_exit(void);
  * struct imp_log - bounded timeline of one attachment
  * @lock: protects every field below it
  * @nr: entries used in @ev
+ * @cap: entries @ev has room for (IMP_LOG_MAX until imp_log_shrink())
  * @lost: entries dropped because @ev was full
  * @type_count: entries ever logged, per event type (lost ones included)
  * @ev: the entries, oldest first
@@ -107,6 +108,7 @@ void imp_device_exit(void);
 struct imp_log {
 	spinlock_t lock;	/* protects the fields below */
 	u32 nr;
+	u32 cap;
 	u32 lost;
 	u32 type_count[BAR_DMABUF_IMP_EV_DMA_FAULT + 1];
 	struct bar_dmabuf_imp_event *ev;
@@ -114,6 +116,7 @@ struct imp_log {
 };
 
 int imp_log_init(struct imp_log *log);
+void imp_log_shrink(struct imp_log *log);
 void imp_log_fini(struct imp_log *log);
 void imp_log_event(struct imp_log *log, u32 handle, u32 type, u64 arg,
 		   s32 result);

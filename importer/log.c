@@ -27,7 +27,46 @@ int imp_log_init(struct imp_log *log)
 	spin_lock_init(&log->lock);
 	init_waitqueue_head(&log->wq);
 	log->ev = kvcalloc(IMP_LOG_MAX, sizeof(*log->ev), GFP_KERNEL);
+	log->cap = log->ev ? IMP_LOG_MAX : 0;
 	return log->ev ? 0 : -ENOMEM;
+}
+
+/**
+ * imp_log_shrink() - keep only the entries written, once nothing is logged
+ * @log: the log of a detached attachment
+ *
+ * A detached attachment's log lives until its file is closed, and a test
+ * may attach and detach thousands of times: keep its entries, not room for
+ * IMP_LOG_MAX of them. Later events (there should be none) count as lost.
+ * Process context; takes imp_log.lock. On allocation failure the log stays
+ * as it is.
+ */
+void imp_log_shrink(struct imp_log *log)
+{
+	struct bar_dmabuf_imp_event *small = NULL, *old;
+	u32 nr;
+
+	spin_lock_irq(&log->lock);
+	nr = log->nr;
+	spin_unlock_irq(&log->lock);
+	if (nr) {
+		small = kvmalloc_array(nr, sizeof(*small), GFP_KERNEL);
+		if (!small)
+			return;
+	}
+	spin_lock_irq(&log->lock);
+	if (log->nr != nr) {	/* raced with a late event: try no more */
+		spin_unlock_irq(&log->lock);
+		kvfree(small);
+		return;
+	}
+	if (nr)
+		memcpy(small, log->ev, nr * sizeof(*small));
+	old = log->ev;
+	log->ev = small;
+	log->cap = nr;
+	spin_unlock_irq(&log->lock);
+	kvfree(old);
 }
 
 /**
@@ -59,7 +98,7 @@ void imp_log_event(struct imp_log *log, u32 handle, u32 type, u64 arg,
 	spin_lock_irqsave(&log->lock, flags);
 	if (type < ARRAY_SIZE(log->type_count))
 		log->type_count[type]++;
-	if (log->nr < IMP_LOG_MAX) {
+	if (log->nr < log->cap) {
 		ev = &log->ev[log->nr++];
 		ev->ts_ns = ktime_get_ns();
 		ev->type = type;
