@@ -73,10 +73,24 @@ static int load(const char *path, const char *params)
 	return ret;
 }
 
+/* 1 if sysfs lists a memory BAR for @bdf, 0 if not, -errno if unreadable. */
+static int has_mem_bar(const char *bdf)
+{
+	struct bd_sysfs_bar bars[BAR_DMABUF_NUM_BARS];
+	int i, ret;
+
+	ret = bd_sysfs_bars(bdf, bars);
+	if (ret)
+		return ret;
+	for (i = 0; i < BAR_DMABUF_NUM_BARS; i++)
+		if (bars[i].flags & BD_IORESOURCE_MEM)
+			return 1;
+	return 0;
+}
+
 /* A device with no memory BAR and no driver, for one variant; 0 or -ENOENT. */
 static int find_device_without_mem_bar(char *bdf, size_t len)
 {
-	struct bd_sysfs_bar bars[BAR_DMABUF_NUM_BARS];
 	char drv[64];
 	FILE *p;
 	char name[64];
@@ -86,16 +100,10 @@ static int find_device_without_mem_bar(char *bdf, size_t len)
 	if (!p)
 		return -errno;
 	while (ret && fgets(name, sizeof(name), p)) {
-		bool mem = false;
-		int i;
-
 		name[strcspn(name, "\n")] = '\0';
-		if (bd_sysfs_bars(name, bars) || bd_driver_of(name, drv, sizeof(drv)))
+		if (has_mem_bar(name) || bd_driver_of(name, drv, sizeof(drv)))
 			continue;
-		for (i = 0; i < BAR_DMABUF_NUM_BARS; i++)
-			if (bars[i].flags & BD_IORESOURCE_MEM)
-				mem = true;
-		if (!mem && !drv[0]) {
+		if (!drv[0]) {
 			snprintf(bdf, len, "%s", name);
 			ret = 0;
 		}
@@ -108,20 +116,13 @@ static int find_device_without_mem_bar(char *bdf, size_t len)
 static int find_device_bound_elsewhere(char *bdf, size_t len)
 {
 	const char *imp = bd_env("BAR_DMABUF_IMPORTER_BDF");
-	struct bd_sysfs_bar bars[BAR_DMABUF_NUM_BARS];
 	char drv[64];
-	int i;
 
 	if (!imp || bd_driver_of(imp, drv, sizeof(drv)) || !drv[0] ||
-	    !strcmp(drv, "bar_dmabuf") || bd_sysfs_bars(imp, bars))
+	    !strcmp(drv, "bar_dmabuf") || has_mem_bar(imp) != 1)
 		return -ENOENT;
-	for (i = 0; i < BAR_DMABUF_NUM_BARS; i++) {
-		if (bars[i].flags & BD_IORESOURCE_MEM) {
-			snprintf(bdf, len, "%s", imp);
-			return 0;
-		}
-	}
-	return -ENOENT;
+	snprintf(bdf, len, "%s", imp);
+	return 0;
 }
 
 enum bdf_kind {
