@@ -45,6 +45,11 @@ timeout_s=${RIG_TIMEOUT:-900}
 cpu=${RIG_CPU:-qemu64,family=23,model=1,stepping=2}
 mem=${RIG_MEM:-1024}
 smp=${RIG_SMP:-2}
+# One host thread runs every vCPU. With multi-threaded TCG, a vCPU can keep
+# executing a stale translation of code another vCPU just patched: Debian's
+# 6.12 died at boot on "Oops: int3" in sched_clock_cpu while a static key
+# was being flipped by text_poke_bp(). Round-robin TCG has no such window.
+tcg=${RIG_TCG:-tcg,thread=single}
 bar0=${RIG_BAR0_SIZE:-16M}
 bar1=${RIG_BAR1_SIZE:-8M}
 
@@ -70,7 +75,7 @@ ivshmem0_device() {
 memdev=bar0
 # shellcheck disable=SC2054 # commas are inside QEMU options
 qemu=(qemu-system-x86_64
-	-machine q35 -accel tcg -cpu "$cpu" -m "$mem" -smp "$smp"
+	-machine q35 -accel "$tcg" -cpu "$cpu" -m "$mem" -smp "$smp"
 	-nodefaults -nographic -no-reboot
 	-kernel "$KIMAGE" -initrd "$initrd" -append "$cmdline"
 	-serial stdio
@@ -144,7 +149,7 @@ watch_console() {
 	done
 }
 
-say boot-and-run "$alias ($KREL): qemu (TCG, $smp vCPU, ${mem}M, timeout ${timeout_s}s), run dir $run"
+say boot-and-run "$alias ($KREL): qemu ($tcg, $smp vCPU, ${mem}M, timeout ${timeout_s}s), run dir $run"
 printf '%q ' "${qemu[@]}" >"$run/qemu.cmd"
 echo >>"$run/qemu.cmd"
 cat "$run/mon.out" >"$run/monitor.log" &
