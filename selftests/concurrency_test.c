@@ -407,12 +407,18 @@ TEST_F_TIMEOUT(stress, random_ops_then_counters_balance, 600)
 	TH_LOG("%lu operations in %u ms by %d threads", sh->ops, ms, THREADS);
 	EXPECT_EQ(0, sh->unexpected) TH_LOG("first: %s", sh->first_bad);
 
-	/* Wind down: release held jobs, wait for all, restore, close. */
+	/*
+	 * Wind down: release every held job first, then wait for all (jobs of
+	 * one attachment finish in order, so waiting for one before the held
+	 * job queued ahead of it is signalled would wait for the watchdog),
+	 * restore, close.
+	 */
+	for (i = 0; i < JOBS; i++)
+		if (sh->job[i] && sh->held[i])
+			imp_signal(self->e.impfd, sh->job[i]);
 	for (i = 0; i < JOBS; i++) {
 		if (!sh->job[i])
 			continue;
-		if (sh->held[i])
-			imp_signal(self->e.impfd, sh->job[i]);
 		EXPECT_EQ(0, imp_wait_job(self->e.impfd, sh->job[i], 30000,
 					  NULL, 0, NULL, NULL));
 	}
