@@ -500,7 +500,8 @@ void imp_attach_free(struct imp_attach *ia)
 /**
  * imp_attach_map_ioctl() - MAP: map now (a no-op if a usable mapping exists)
  * @ia: the attachment
- * @arg: the command; out_length is filled in
+ * @arg: the command; out_length, out_nr_segs and out_max_seg_len are
+ *	filled in
  *
  * Return: 0, -ENOENT if detached, -EINTR, or the exporter's map error.
  */
@@ -508,6 +509,7 @@ int imp_attach_map_ioctl(struct imp_attach *ia,
 			 struct bar_dmabuf_imp_handle *arg)
 {
 	struct imp_mapping *m;
+	unsigned int i;
 	int ret;
 
 	mutex_lock(&ia->ctl_lock);
@@ -523,6 +525,11 @@ int imp_attach_map_ioctl(struct imp_attach *ia,
 		ret = PTR_ERR(m);
 	} else {
 		arg->out_length = m->length;
+		arg->out_nr_segs = m->nsegs;
+		arg->out_max_seg_len = 0;
+		for (i = 0; i < m->nsegs; i++)
+			arg->out_max_seg_len = max_t(u32, arg->out_max_seg_len,
+						     m->segs[i].len);
 		imp_mapping_put(m);
 	}
 	dma_resv_unlock(ia->dmabuf->resv);

@@ -84,6 +84,9 @@ struct bar_dmabuf_imp_attach {
  * @handle: the attachment
  * @reserved: must be 0
  * @out_length: MAP: length of the mapping in bytes
+ * @out_nr_segs: MAP: entries of the exporter's sg_table (DMA side)
+ * @out_max_seg_len: MAP: the longest of them, in bytes (an entry's length
+ *	is 32 bits: a longer range must come in several entries)
  *
  * DETACH fails with -EBUSY while jobs of the attachment are in flight. MAP
  * of a revoked buffer fails with the exporter's error (-ENODEV); MAP when a
@@ -97,6 +100,8 @@ struct bar_dmabuf_imp_handle {
 	__u32 handle;
 	__u32 reserved;
 	__aligned_u64 out_length;
+	__u32 out_nr_segs;
+	__u32 out_max_seg_len;
 };
 
 #define BAR_DMABUF_IMP_IOCTL_DETACH \
