@@ -188,7 +188,29 @@ rig_linux_source_deb() {
 
 # rig_guest_env KERNEL: the guest's environment (rig/guest/init sources it).
 # The BDFs follow from boot-and-run.sh's topology.
+# BAR_DMABUF_P2PDMA=y|n says whether the kernel has CONFIG_PCI_P2PDMA; with
+# it, boot-and-run.sh's AMD family-23 CPU model makes pci_p2pdma_distance()
+# prove the path from the ivshmem BARs to the edu importer, so the suite
+# loads the exporter with allow_unproven_p2p=0 and takes the proven path.
+# It is exported here because guest/init exports only its own list.
 rig_guest_env() {
+	local config p2pdma=
+
+	# the kernel's .config: the headers' (or the debug build's), else
+	# Debian's /boot/config-* or the modules' config
+	config=$(
+		rig_load_kernel "$1"
+		for f in "$KDIR/.config" "$KROOT/boot/config-$KREL" "$KMODS/config"; do
+			[ -f "$f" ] && echo "$f" && break
+		done
+	) || config=
+	if [ -z "$config" ]; then
+		say guest-env "no kernel config for $1: BAR_DMABUF_P2PDMA left unset"
+	elif grep -q '^CONFIG_PCI_P2PDMA=y' "$config"; then
+		p2pdma=y
+	else
+		p2pdma=n
+	fi
 	cat <<-EOF
 		BAR_DMABUF_BDF=0000:01:00.0
 		BAR_DMABUF_BDF2=0000:02:00.0
@@ -199,6 +221,7 @@ rig_guest_env() {
 		BAR_DMABUF_HOSTFILE=/rig/hostfile-check
 		RIG_KERNEL=$1
 	EOF
+	[ -z "$p2pdma" ] || echo "export BAR_DMABUF_P2PDMA=$p2pdma"
 }
 
 # Whole seconds since the epoch, for stage timings.

@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include "lib.h"
@@ -918,9 +920,259 @@ int bd_param_write(const char *param, const char *val)
 	return bd_write_file(path, val);
 }
 
+int bd_param_override(struct bd_param_saved *s, const char *param,
+		      const char *val)
+{
+	char old[sizeof(s->old)];
+	int ret;
+
+	if (!s->param[0]) {
+		ret = bd_param_read(param, old, sizeof(old));
+		if (ret)
+			return ret;
+		snprintf(s->old, sizeof(s->old), "%s", old);
+		snprintf(s->param, sizeof(s->param), "%s", param);
+	} else if (strcmp(s->param, param)) {
+		return -EINVAL;
+	}
+	return bd_param_write(param, val);
+}
+
+int bd_param_restore(struct bd_param_saved *s)
+{
+	int ret;
+
+	if (!s->param[0])
+		return 0;
+	ret = bd_param_write(s->param, s->old);
+	if (!ret)
+		s->param[0] = '\0';
+	return ret;
+}
+
+int bd_module_refcnt(const char *name)
+{
+	char path[128], val[32];
+	long n;
+
+	snprintf(path, sizeof(path), "/sys/module/%s/refcnt", name);
+	n = bd_read_file(path, val, sizeof(val));
+	if (n < 0)
+		return n;
+	return atoi(val);
+}
+
+#define BD_DEBUGFS_MAX	(256 * 1024)
+
+/* The whole of bar_dmabuf/<bdf>/buffers, malloc'ed; NULL and *@err. */
+static char *bd_debugfs_read(const char *bdf, int *err)
+{
+	char path[128], *text;
+	long n;
+
+	snprintf(path, sizeof(path), BD_DEBUGFS "/%s/buffers", bdf);
+	text = malloc(BD_DEBUGFS_MAX);
+	if (!text) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	n = bd_read_file(path, text, BD_DEBUGFS_MAX);
+	if (n < 0) {
+		free(text);
+		*err = n;
+		return NULL;
+	}
+	return text;
+}
+
+int bd_debugfs_buffer(const char *bdf, int buf_fd, char *out, size_t len)
+{
+	char key[64], *text, *line, *next, *eol, *hit;
+	struct stat st;
+	int ret = -ENOENT;
+
+	if (fstat(buf_fd, &st))
+		return -errno;
+	text = bd_debugfs_read(bdf, &ret);
+	if (!text)
+		return ret;
+	snprintf(key, sizeof(key), " inode %llu ",
+		 (unsigned long long)st.st_ino);
+	ret = -ENOENT;
+	for (line = text; *line; line = next) {
+		eol = strchrnul(line, '\n');
+		next = *eol ? eol + 1 : eol;
+		if (strncmp(line, "buffer ", 7))
+			continue;
+		hit = strstr(line, key);
+		if (!hit || hit > eol)
+			continue;
+		/* its block: the indented lines that follow */
+		while (*eol && eol[1] == ' ')
+			eol = strchrnul(eol + 1, '\n');
+		snprintf(out, len, "%.*s", (int)(eol - line), line);
+		ret = 0;
+		break;
+	}
+	free(text);
+	return ret;
+}
+
+int bd_debugfs_nr_buffers(const char *bdf)
+{
+	char *text, *line;
+	int n = 0;
+
+	text = bd_debugfs_read(bdf, &n);
+	if (!text)
+		return n;
+	for (line = text; *line; line = *line ? line + 1 : line) {
+		n += !strncmp(line, "buffer ", 7);
+		line = strchrnul(line, '\n');
+	}
+	free(text);
+	return n;
+}
+
+/* Does the kernel's config say CONFIG_PCI_P2PDMA=y? 1, 0, -ENOENT. */
+static int bd_kconfig_p2pdma(void)
+{
+	static const char *const where[] = {
+		"/boot/config-%s", "/lib/modules/%s/config",
+	};
+	char path[256], line[256];
+	struct utsname u;
+	unsigned int i;
+	FILE *f;
+	int ret;
+
+	if (uname(&u))
+		return -errno;
+	for (i = 0; i < ARRAY_SIZE(where); i++) {
+		snprintf(path, sizeof(path), where[i], u.release);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		ret = 0;
+		while (fgets(line, sizeof(line), f))
+			if (!strcmp(line, "CONFIG_PCI_P2PDMA=y\n"))
+				ret = 1;
+		fclose(f);
+		return ret;
+	}
+	return -ENOENT;
+}
+
+int bd_p2p_provable(void)
+{
+	const char *v = bd_env("BAR_DMABUF_P2PDMA");
+
+	if (!bd_env("BAR_DMABUF_IMPORTER_BDF"))
+		return 0;
+	if (v)
+		return !strcmp(v, "y");
+	return bd_kconfig_p2pdma();
+}
+
+const char *bd_p2p_proven_path(void)
+{
+	unsigned int major = 0, minor = 0;
+	struct utsname u;
+
+	if (!uname(&u))
+		sscanf(u.release, "%u.%u", &major, &minor);
+	return major > 6 || (major == 6 && minor >= 19) ? "p2p-helper" :
+							  "dma_map_resource";
+}
+
 void bd_close(int *fd)
 {
 	if (*fd >= 0)
 		close(*fd);
 	*fd = -1;
+}
+
+/* ---- loading and unloading modules (importer_test) ---- */
+
+int bd_module_path(const char *name, char *path, size_t len)
+{
+	char dep[512], line[512], want[128];
+	struct utsname u;
+	int ret = -ENOENT;
+	FILE *f;
+
+	if (uname(&u))
+		return -errno;
+	snprintf(want, sizeof(want), "%s.ko", name);
+	snprintf(dep, sizeof(dep), "/lib/modules/%s/modules.dep", u.release);
+	f = fopen(dep, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+		char *base;
+
+		if (!colon)
+			continue;
+		*colon = '\0';
+		base = strrchr(line, '/');
+		base = base ? base + 1 : line;
+		/* Compressed modules end in .ko.xz etc.: match the stem. */
+		if (strncmp(base, want, strlen(want)) ||
+		    (base[strlen(want)] && base[strlen(want)] != '.'))
+			continue;
+		if (line[0] == '/')
+			snprintf(path, len, "%s", line);
+		else
+			snprintf(path, len, "/lib/modules/%s/%s", u.release,
+				 line);
+		ret = 0;
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+int bd_module_load(const char *path, const char *params)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (syscall(SYS_finit_module, fd, params, 0))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int bd_module_unload(const char *name)
+{
+	return syscall(SYS_delete_module, name, O_NONBLOCK) ? -errno : 0;
+}
+
+int bd_module_param_read(const char *module, const char *param, char *buf,
+			 size_t len)
+{
+	char path[256];
+	long n;
+
+	snprintf(path, sizeof(path), "/sys/module/%s/parameters/%s", module,
+		 param);
+	n = bd_read_file(path, buf, len);
+	if (n < 0)
+		return n;
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	return 0;
+}
+
+int bd_module_param_write(const char *module, const char *param,
+			  const char *val)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/module/%s/parameters/%s", module,
+		 param);
+	return bd_write_file(path, val);
 }

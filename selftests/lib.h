@@ -326,7 +326,90 @@ const char *bd_precondition(bool need_importer);
 int bd_param_read(const char *param, char *buf, size_t len);
 int bd_param_write(const char *param, const char *val);
 
+/*
+ * A parameter of module bar_dmabuf changed for one test and put back by
+ * its teardown. Zero it (or declare it in a fixture) before first use.
+ */
+struct bd_param_saved {
+	char param[64];		/* "" while nothing is saved */
+	char old[64];		/* its value before the first override */
+};
+
+/*
+ * Write @val to @param, first saving the value it has now in @s; later
+ * overrides of the same @s keep the first saved value. 0, -ENOENT if the
+ * module or parameter does not exist (a SKIP), -EINVAL if @s saves
+ * another parameter, or -errno.
+ */
+int bd_param_override(struct bd_param_saved *s, const char *param,
+		      const char *val);
+
+/* Put back what @s saved (nothing if it saved nothing); 0 or -errno. */
+int bd_param_restore(struct bd_param_saved *s);
+
+/* /sys/module/<name>/refcnt, or -errno. */
+int bd_module_refcnt(const char *name);
+
+/* ---- what the exporter's debugfs shows ---- */
+
+/*
+ * The block of bar_dmabuf/<bdf>/buffers describing the buffer behind
+ * @buf_fd (found by its inode): its "buffer N:" line and the indented
+ * lines after it, into @out. 0, -ENOENT if it is not listed, or -errno.
+ */
+int bd_debugfs_buffer(const char *bdf, int buf_fd, char *out, size_t len);
+
+/* Number of buffers bar_dmabuf/<bdf>/buffers lists, or -errno. */
+int bd_debugfs_nr_buffers(const char *bdf);
+
+/* ---- the P2P path ---- */
+
+/*
+ * Can this kernel prove the P2P path from BAR_DMABUF_BDF's BARs to the
+ * importer's device? 1 yes, 0 no, -ENOENT when nothing tells.
+ * BAR_DMABUF_P2PDMA=y|n answers (the test VM sets it from the kernel's
+ * config; its CPU model makes the host bridge one the kernel trusts);
+ * unset, the kernel's config (/boot/config-<release>, or
+ * /lib/modules/<release>/config) says whether it has CONFIG_PCI_P2PDMA.
+ * The importer's software device (no BAR_DMABUF_IMPORTER_BDF) is never
+ * provable.
+ */
+int bd_p2p_provable(void);
+
+/*
+ * The way a proven path is mapped on this kernel, as debugfs names it:
+ * "p2p-helper" from 6.19 (the kernel's dma-buf P2P helpers), else
+ * "dma_map_resource".
+ */
+const char *bd_p2p_proven_path(void);
+
 /* Close *@fd if it is open and mark it closed. */
 void bd_close(int *fd);
+
+/* ---- loading and unloading modules (importer_test) ---- */
+
+/*
+ * The path of module @name (e.g. "bar_dmabuf_importer") from
+ * /lib/modules/<release>/modules.dep; 0, -ENOENT if it is not listed.
+ */
+int bd_module_path(const char *name, char *path, size_t len);
+
+/* Load the module file @path with @params (finit_module); 0 or -errno. */
+int bd_module_load(const char *path, const char *params);
+
+/*
+ * Unload module @name without waiting (delete_module O_NONBLOCK): 0, or
+ * -EAGAIN/-EBUSY while it is in use, -ENOENT if it is not loaded.
+ */
+int bd_module_unload(const char *name);
+
+/*
+ * Read or write parameter @param of any module @module (sysfs); the value
+ * read goes to @buf without its newline. 0 or -errno.
+ */
+int bd_module_param_read(const char *module, const char *param, char *buf,
+			 size_t len);
+int bd_module_param_write(const char *module, const char *param,
+			  const char *val);
 
 #endif /* BAR_DMABUF_SELFTEST_LIB_H */

@@ -797,72 +797,94 @@ TEST_F_TIMEOUT(batch, all_buffers_revoked_in_parallel, 300)
 
 /* ------------------------------------------------------------------ */
 
-/* Sets allow_unproven_p2p for one test and puts the old value back. */
+/* Starts with allow_unproven_p2p=0 and puts the old value back. */
 FIXTURE(p2p)
 {
 	bool skipped;
 	struct bd_env e;
 	int buf;
-	char old[8];
+	struct bd_param_saved saved;
 };
 
 FIXTURE_SETUP(p2p)
 {
+	int ret;
+
 	self->buf = -1;
-	self->old[0] = '\0';
+	memset(&self->saved, 0, sizeof(self->saved));
 	if (!env_setup(_metadata, &self->e, &self->skipped))
 		return;
-	if (bd_param_read("allow_unproven_p2p", self->old, sizeof(self->old))) {
+	ret = bd_param_override(&self->saved, "allow_unproven_p2p", "0");
+	if (ret == -ENOENT) {
 		self->skipped = true;
-		SKIP(return, "parameter allow_unproven_p2p not readable");
+		SKIP(return, "bar_dmabuf has no parameter allow_unproven_p2p");
 	}
+	ASSERT_EQ(0, ret) TH_LOG("allow_unproven_p2p=0: %s", strerror(-ret));
 	self->buf = bd_env_export(&self->e, 0, 1);
 	ASSERT_LE(0, self->buf) TH_LOG("%s", self->e.why);
 }
 
 FIXTURE_TEARDOWN(p2p)
 {
-	if (self->old[0])
-		bd_param_write("allow_unproven_p2p", self->old);
+	bd_param_restore(&self->saved);
 	bd_close(&self->buf);
 	bd_env_close(&self->e);
 }
 
 /*
- * Exporter capability 2: with allow_unproven_p2p=0 an importer whose P2P
- * path to the BAR the kernel cannot prove is refused at attach (EXDEV),
- * with a message naming the parameter; no silent unsafe default. Where the
- * path is proven (e.g. a kernel with CONFIG_PCI_P2PDMA and a host bridge
- * it trusts) the attach succeeds and no such message appears.
+ * Exporter capability 2, the branch each kernel must take. Where the
+ * kernel proves the P2P path (bd_p2p_provable(): CONFIG_PCI_P2PDMA and a
+ * host bridge it trusts, as in the test VM on 7.x and the debug build) the
+ * importer attaches and maps with allow_unproven_p2p=0, nothing is logged,
+ * and the mapping is made the proven way (debugfs: the kernel's P2P
+ * helpers from 6.19). Where it cannot (Debian's 6.1 and 6.12 have no
+ * CONFIG_PCI_P2PDMA) the attach is refused with EXDEV and a message naming
+ * the parameter, and with allow_unproven_p2p=1 the same importer attaches
+ * and maps through dma_map_resource(). No silent unsafe default either way.
  */
-TEST_F(p2p, unproven_path_refused_unless_allowed)
+TEST_F(p2p, path_proven_where_the_kernel_can_else_refused)
 {
-	char line[512];
+	char line[512], block[2048], want[96];
+	int provable = bd_p2p_provable(), ret;
+	const char *path;
 	__u32 h = 0;
-	int ret;
 
 	if (self->skipped)
 		return;
-	ASSERT_EQ(0, bd_param_write("allow_unproven_p2p", "0"));
+	if (provable < 0)
+		SKIP(return, "no BAR_DMABUF_P2PDMA and no kernel config: cannot tell whether the P2P path is provable");
+	TH_LOG("P2P path %s here", provable ? "provable" : "not provable");
 	ret = imp_attach(self->e.impfd, self->buf, 0, &h);
-	if (ret == -EXDEV) {
-		TH_LOG("P2P path not provable here: refused, as it must be");
-		EXPECT_EQ(1, bd_kmsg_wait(self->e.kfd, "allow_unproven_p2p=1",
-					  line, sizeof(line), 5000))
-			TH_LOG("no message names allow_unproven_p2p");
-		/* Allowed again, the same importer attaches and maps. */
-		ASSERT_EQ(0, bd_param_write("allow_unproven_p2p", "1"));
-		ASSERT_EQ(0, imp_attach(self->e.impfd, self->buf, 0, &h));
-		EXPECT_EQ(0, imp_map(self->e.impfd, h, NULL));
-	} else {
-		TH_LOG("P2P path proven here: accepted without the parameter");
-		ASSERT_EQ(0, ret) TH_LOG("attach: %s", strerror(-ret));
-		EXPECT_EQ(0, imp_map(self->e.impfd, h, NULL));
+	if (provable) {
+		ASSERT_EQ(0, ret)
+			TH_LOG("attach with allow_unproven_p2p=0: %s",
+			       strerror(-ret));
+		ASSERT_EQ(0, imp_map(self->e.impfd, h, NULL));
 		/* Neither "not proven" nor "cannot prove" was logged. */
 		EXPECT_EQ(0, bd_kmsg_find(self->e.kfd, "prove", line,
 					  sizeof(line)))
 			TH_LOG("%s", line);
+		path = bd_p2p_proven_path();
+	} else {
+		ASSERT_EQ(-EXDEV, ret)
+			TH_LOG("attach with allow_unproven_p2p=0: %s",
+			       ret ? strerror(-ret) : "accepted");
+		EXPECT_EQ(1, bd_kmsg_wait(self->e.kfd, "allow_unproven_p2p=1",
+					  line, sizeof(line), 5000))
+			TH_LOG("no message names allow_unproven_p2p");
+		/* Allowed, the same importer attaches and maps. */
+		ASSERT_EQ(0, bd_param_override(&self->saved,
+					       "allow_unproven_p2p", "1"));
+		ASSERT_EQ(0, imp_attach(self->e.impfd, self->buf, 0, &h));
+		ASSERT_EQ(0, imp_map(self->e.impfd, h, NULL));
+		path = "dma_map_resource";
 	}
+	ASSERT_EQ(0, bd_debugfs_buffer(self->e.bdf, self->buf, block,
+				       sizeof(block)));
+	snprintf(want, sizeof(want), "): %s, 1 mapping(s)", path);
+	EXPECT_NE(NULL, strstr(block, want))
+		TH_LOG("expected a mapping by %s:\n%s", path, block);
+	env_check_kmsg(_metadata, &self->e);
 }
 
 TEST_HARNESS_MAIN

@@ -8,9 +8,16 @@
 #
 # Environment (see README): BAR_DMABUF_BDF, BAR_DMABUF_BDF2,
 # BAR_DMABUF_IOBAR_BDF, BAR_DMABUF_IMPORTER_BDF, BAR_DMABUF_HOTPLUG, and
+#   BAR_DMABUF_P2PDMA  y|n: this kernel proves the P2P path from the
+#       exported BARs to BAR_DMABUF_IMPORTER_BDF (the test VM sets it from
+#       the kernel's CONFIG_PCI_P2PDMA; its CPU model makes the host bridge
+#       one the kernel trusts). Unset: read from /boot/config-$(uname -r)
+#       (or /lib/modules/$(uname -r)/config); set n on a box whose host
+#       bridge is not on the kernel's P2P list. Passed on to the tests.
 #   BAR_DMABUF_ALLOW_UNPROVEN_P2P  value of the exporter's allow_unproven_p2p
-#       when this script loads it (default 1: the test importer's device is
-#       either emulated or a software device, whose P2P path can't be proven)
+#       when this script loads it (default 0 where the path is provable, so
+#       the suite runs on the proven path; 1 where it is not: no
+#       CONFIG_PCI_P2PDMA, or the importer's software device)
 #   BAR_DMABUF_TESTS  space-separated subset of the binaries to run
 #       (default: every *_test binary next to this script)
 #   KSFT_TIMEOUT      per-binary timeout in seconds (default: ./settings)
@@ -18,7 +25,23 @@
 DIR=$(cd "$(dirname "$0")" && pwd)
 TESTS=${BAR_DMABUF_TESTS:-$(cd "$DIR" && for f in *_test; do
 	[ -x "$f" ] && echo "$f"; done)}
-P2P=${BAR_DMABUF_ALLOW_UNPROVEN_P2P:-1}
+
+# y or n: has this kernel CONFIG_PCI_P2PDMA? (empty: no config to read)
+kernel_p2pdma() {
+	for f in "/boot/config-$(uname -r)" "/lib/modules/$(uname -r)/config"; do
+		[ -r "$f" ] || continue
+		if grep -q '^CONFIG_PCI_P2PDMA=y$' "$f"; then echo y; else echo n; fi
+		return
+	done
+}
+
+BAR_DMABUF_P2PDMA=${BAR_DMABUF_P2PDMA:-$(kernel_p2pdma)}
+export BAR_DMABUF_P2PDMA
+if [ "$BAR_DMABUF_P2PDMA" = y ] && [ -n "$BAR_DMABUF_IMPORTER_BDF" ]; then
+	P2P=${BAR_DMABUF_ALLOW_UNPROVEN_P2P:-0}
+else
+	P2P=${BAR_DMABUF_ALLOW_UNPROVEN_P2P:-1}
+fi
 TMP=${TMPDIR:-/tmp}/bar_dmabuf_ksft.$$
 rc=0
 loaded=""
@@ -54,6 +77,7 @@ load_modules() {
 	elif [ -d /sys/module/bar_dmabuf ]; then
 		msg "bar_dmabuf already loaded; using it as it is"
 	else
+		msg "P2P path: BAR_DMABUF_P2PDMA=${BAR_DMABUF_P2PDMA:-unknown}, importer ${BAR_DMABUF_IMPORTER_BDF:-(software device)}"
 		msg "modprobe bar_dmabuf bdf=$bdfs allow_unproven_p2p=$P2P"
 		if modprobe bar_dmabuf bdf="$bdfs" allow_unproven_p2p="$P2P"; then
 			loaded="bar_dmabuf"
