@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -483,6 +484,224 @@ TEST_F(life, rmmod_refused_while_buffers_exist)
 	env_check_kmsg(_metadata, &self->e);
 }
 
+/*
+ * Exporter bad input "the same buffer revoked from two threads at once"
+ * (rules 3, 4, 6 and 8: asking again only waits again): two revokes of
+ * one buffer, started together while an importer holds a fence, both
+ * block, the importer is notified once, and both return success only
+ * after the fence signalled; the buffer then restores once and maps.
+ */
+TEST_F_TIMEOUT(life, same_buffer_revoked_from_two_threads, 120)
+{
+	struct bd_async_revoke ar[2];
+	__u64 job = 0, signal_ns = 0;
+	struct imp_log log;
+	int i, status = 0;
+	__u32 h, nr = 0;
+
+	if (self->skipped)
+		return;
+	ASSERT_EQ(0, bd_env_attach(&self->e, self->buf,
+				   BAR_DMABUF_IMP_UNMAP_WORKER, 0, 0, true, &h))
+		TH_LOG("%s", self->e.why);
+	ASSERT_EQ(0, imp_submit(self->e.impfd, h, BAR_DMABUF_IMP_JOB_HOLD,
+				BAR_DMABUF_IMP_USAGE_WRITE, 0, 64, NULL, 0,
+				&job, NULL));
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, bd_async_revoke_start(&ar[i], self->e.devfd,
+						   self->buf, 0, 60000));
+	ASSERT_EQ(0, imp_wait_event(self->e.impfd, h,
+				    BAR_DMABUF_IMP_EV_INVALIDATE, 1, EVENT_MS,
+				    NULL));
+	/* Both wait for the held fence, the later one as well. */
+	EXPECT_FALSE(bd_async_wait(&ar[0].a, BLOCKED_MS))
+		TH_LOG("revoke thread 0 returned with the fence held");
+	EXPECT_FALSE(bd_async_wait(&ar[1].a, BLOCKED_MS))
+		TH_LOG("revoke thread 1 returned with the fence held");
+	ASSERT_EQ(0, imp_signal(self->e.impfd, job));
+	ASSERT_EQ(0, imp_wait_job(self->e.impfd, job, EVENT_MS, NULL, 0,
+				  &status, &signal_ns));
+	for (i = 0; i < 2; i++) {
+		ASSERT_TRUE(bd_async_wait(&ar[i].a, RETURN_MS));
+		bd_async_join(&ar[i].a);
+		EXPECT_EQ(0, ar[i].a.ret);
+		EXPECT_EQ(1, ar[i].out_nr);
+		EXPECT_LE(signal_ns, ar[i].a.end_ns);
+	}
+	/* One revoke, one notification. */
+	ASSERT_EQ(0, imp_read_log(self->e.impfd, h, &log));
+	EXPECT_EQ(1, imp_log_count(&log, BAR_DMABUF_IMP_EV_INVALIDATE))
+		imp_log_dump(&log);
+	imp_log_free(&log);
+	EXPECT_EQ(0, bd_restore(self->e.devfd, self->buf, 0, &nr));
+	EXPECT_EQ(1, nr);
+	EXPECT_EQ(0, imp_map(self->e.impfd, h, NULL));
+	env_check_kmsg(_metadata, &self->e);
+}
+
+/* ------------------------------------------------------------------ */
+
+/*
+ * RESTORE or REVOKE racing with the close of a buffer's last fd, many
+ * times over, each both ways: by that fd and for all buffers.
+ */
+FIXTURE(race)
+{
+	bool skipped;
+	struct bd_env e;
+};
+
+FIXTURE_VARIANT(race)
+{
+	bool restore;	/* RESTORE a revoked buffer, else REVOKE a live one */
+};
+
+FIXTURE_VARIANT_ADD(race, restore) {
+	.restore = true,
+};
+
+FIXTURE_VARIANT_ADD(race, revoke) {
+	.restore = false,
+};
+
+FIXTURE_SETUP(race)
+{
+	env_setup(_metadata, &self->e, &self->skipped);
+}
+
+FIXTURE_TEARDOWN(race)
+{
+	bd_env_close(&self->e);
+}
+
+#define RACE_ROUNDS	400
+#define RACE_MS		30000	/* stop early past this on a slow kernel */
+
+/* Two threads let go at once: one calls the ioctl, one closes the fd. */
+struct race_arg {
+	pthread_barrier_t *go;
+	int devfd;
+	int fd;		/* the buffer's only fd */
+	bool all;	/* the ioctl for every buffer, else by @fd */
+	bool restore;
+	int ret;
+	__u32 nr;
+};
+
+static void *race_ioctl(void *p)
+{
+	struct race_arg *r = p;
+	int fd = r->all ? -1 : r->fd;
+	__u32 flags = r->all ? BAR_DMABUF_ALL_BUFFERS : 0;
+
+	pthread_barrier_wait(r->go);
+	if (r->restore)
+		r->ret = bd_restore(r->devfd, fd, flags, &r->nr);
+	else
+		r->ret = bd_revoke(r->devfd, fd, flags, 10000, &r->nr);
+	return NULL;
+}
+
+static void *race_close(void *p)
+{
+	struct race_arg *r = p;
+
+	pthread_barrier_wait(r->go);
+	close(r->fd);
+	return NULL;
+}
+
+/* Wait (5 s at most) for @fn(@arg) to come back to @want; its last value. */
+static int settle(int (*fn)(const char *), const char *arg, int want)
+{
+	__u64 deadline = bd_now_ns() + 5000 * BD_NSEC_PER_MSEC;
+	int v;
+
+	while ((v = fn(arg)) != want && bd_now_ns() < deadline)
+		usleep(20000);
+	return v;
+}
+
+/*
+ * Test 12 "restore while the fd closes" and the exporter's bad input "a
+ * revoke or restore racing with close of the fd": the ioctl and the close
+ * of the buffer's only fd start together, so the buffer's last reference
+ * goes either with the close or with the ioctl's own reference, or the
+ * buffer is released while the ioctl for all buffers walks the device's
+ * list. Each round must answer success (the buffer counted, or already
+ * gone for the ioctl for all) or EBADF (closed first); nothing hangs or
+ * warns (refcount, KASAN), and afterwards the counters balance: every
+ * buffer released (debugfs lists what it listed before) and the module's
+ * reference count back where it was (each buffer holds one).
+ */
+TEST_F_TIMEOUT(race, with_close_of_the_last_fd, 300)
+{
+	unsigned int round, bad = 0, counted = 0, missed = 0, closed = 0;
+	int refcnt0, nbuf0, fd;
+	__u64 t0 = bd_now_ns();
+	pthread_barrier_t go;
+	char first_bad[128] = "";
+
+	if (self->skipped)
+		return;
+	refcnt0 = bd_module_refcnt("bar_dmabuf");
+	nbuf0 = bd_debugfs_nr_buffers(self->e.bdf);
+	ASSERT_LE(0, refcnt0);
+	ASSERT_LE(0, nbuf0) TH_LOG("debugfs: %s", strerror(-nbuf0));
+	ASSERT_EQ(0, pthread_barrier_init(&go, NULL, 2));
+
+	for (round = 0; round < RACE_ROUNDS &&
+	     bd_ms_between(t0, bd_now_ns()) < RACE_MS; round++) {
+		struct race_arg r = {
+			.go = &go,
+			.devfd = self->e.devfd,
+			.all = round & 1,
+			.restore = variant->restore,
+		};
+		pthread_t a, b;
+
+		fd = bd_env_export(&self->e, round % 16, 1);
+		ASSERT_LE(0, fd) TH_LOG("%s", self->e.why);
+		if (variant->restore)
+			ASSERT_EQ(0, bd_revoke(self->e.devfd, fd, 0, 10000,
+					       NULL));
+		r.fd = fd;
+		ASSERT_EQ(0, pthread_create(&a, NULL, race_ioctl, &r));
+		ASSERT_EQ(0, pthread_create(&b, NULL, race_close, &r));
+		pthread_join(a, NULL);
+		pthread_join(b, NULL);
+
+		if (r.ret == -EBADF && !r.all) {
+			closed++;
+		} else if (r.ret == 0 && r.nr == 1) {
+			counted++;
+		} else if (r.ret == 0 && r.nr == 0 && r.all) {
+			missed++;	/* released before the walk */
+		} else if (!bad++) {
+			snprintf(first_bad, sizeof(first_bad),
+				 "round %u (%s): %s, %u buffer(s)", round,
+				 r.all ? "all" : "by fd", strerror(-r.ret),
+				 r.nr);
+		}
+	}
+	pthread_barrier_destroy(&go);
+	TH_LOG("%u rounds: %u counted, %u released first, %u closed first",
+	       round, counted, missed, closed);
+	EXPECT_EQ(0, bad) TH_LOG("first: %s", first_bad);
+
+	/* Counters balance: every buffer of the loop was released. */
+	EXPECT_EQ(nbuf0, settle(bd_debugfs_nr_buffers, self->e.bdf, nbuf0));
+	EXPECT_EQ(refcnt0, settle(bd_module_refcnt, "bar_dmabuf", refcnt0));
+
+	/* The device still exports, revokes and restores. */
+	fd = bd_env_export(&self->e, 0, 1);
+	ASSERT_LE(0, fd) TH_LOG("%s", self->e.why);
+	EXPECT_EQ(0, bd_revoke(self->e.devfd, fd, 0, 10000, NULL));
+	EXPECT_EQ(0, bd_restore(self->e.devfd, fd, 0, NULL));
+	close(fd);
+	env_check_kmsg(_metadata, &self->e);
+}
+
 /* ------------------------------------------------------------------ */
 
 /* Sets revoke_timeout_ms to 1 s for one test and puts the old value back. */
@@ -491,27 +710,30 @@ FIXTURE(removal)
 	bool skipped;
 	struct bd_env e;
 	int buf;
-	char old[16];
+	struct bd_param_saved saved;
 };
 
 FIXTURE_SETUP(removal)
 {
+	int ret;
+
 	self->buf = -1;
-	self->old[0] = '\0';
+	memset(&self->saved, 0, sizeof(self->saved));
 	if (!env_setup(_metadata, &self->e, &self->skipped))
 		return;
-	if (bd_param_read("revoke_timeout_ms", self->old, sizeof(self->old))) {
+	ret = bd_param_override(&self->saved, "revoke_timeout_ms", "1000");
+	if (ret == -ENOENT) {
 		self->skipped = true;
-		SKIP(return, "parameter revoke_timeout_ms not readable");
+		SKIP(return, "bar_dmabuf has no parameter revoke_timeout_ms");
 	}
+	ASSERT_EQ(0, ret) TH_LOG("revoke_timeout_ms=1000: %s", strerror(-ret));
 	self->buf = bd_env_export(&self->e, 0, 1);
 	ASSERT_LE(0, self->buf) TH_LOG("%s", self->e.why);
 }
 
 FIXTURE_TEARDOWN(removal)
 {
-	if (self->old[0])
-		bd_param_write("revoke_timeout_ms", self->old);
+	bd_param_restore(&self->saved);
 	bd_close(&self->buf);
 	bd_env_close(&self->e);
 	if (self->e.bdf)
@@ -535,7 +757,6 @@ TEST_F_TIMEOUT(removal, unbind_waits_past_timeout_and_warns, 120)
 
 	if (self->skipped)
 		return;
-	ASSERT_EQ(0, bd_param_write("revoke_timeout_ms", "1000"));
 	ASSERT_EQ(0, bd_env_attach(&self->e, self->buf,
 				   BAR_DMABUF_IMP_UNMAP_ON_REQUEST, 0, 0, true,
 				   &h))
