@@ -491,8 +491,9 @@ int imp_engine_signal(struct imp_file *ifile, struct bar_dmabuf_imp_signal *arg)
 	ia = job->ia;
 
 	spin_lock(&ia->lock);
+	/* A status set means the watchdog has fired (phase READY follows). */
 	if (job->phase == IMP_JOB_READY || job->phase == IMP_JOB_DONE ||
-	    job->signal_requested)
+	    job->signal_requested || job->status)
 		ret = -EALREADY;
 	else if (!job->hold)
 		ret = -EINVAL;
