@@ -12,7 +12,11 @@
 # the BDFs below are fixed; rig/guest/init checks them at boot):
 #   0000:01:00.0  ivshmem0  ivshmem-plain, BAR2 = RUNDIR/ivshmem0.bar (share=on,
 #                           RIG_BAR0_SIZE, default 16M); hot-pluggable
-#   0000:02:00.0  ivshmem1  ivshmem-plain, BAR2 = RUNDIR/ivshmem1.bar (RIG_BAR1_SIZE, 8M)
+#   0000:02:00.0  ivshmem1  ivshmem-plain, BAR2 = RUNDIR/ivshmem1.bar (RIG_BAR1_SIZE,
+#                           default 8G: more than 4 GiB, so a mapping needs
+#                           several sg entries; SeaBIOS puts it in the 64-bit
+#                           window; the file is sparse, only touched pages
+#                           take host memory or disk)
 #   0000:03:00.0  edu       QEMU's edu device (the importer's PCI function)
 #   0000:04:00.0  testdev   pci-testdev (has an I/O BAR: bad input)
 #
@@ -51,7 +55,7 @@ smp=${RIG_SMP:-2}
 # was being flipped by text_poke_bp(). Round-robin TCG has no such window.
 tcg=${RIG_TCG:-tcg,thread=single}
 bar0=${RIG_BAR0_SIZE:-16M}
-bar1=${RIG_BAR1_SIZE:-8M}
+bar1=${RIG_BAR1_SIZE:-8G}
 
 mkdir -p "$run"
 rm -f "$run"/console.log "$run"/result "$run"/mon.in "$run"/mon.out
