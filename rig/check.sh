@@ -11,7 +11,12 @@
 #   2  fetch-kernel      image + headers from Debian (or build the debug kernel)
 #   3  build-for-kernel  modules + selftests (one test)
 #   4  dkms-build        dkms add + build against the kernel's headers (one test)
-#   5  make-initramfs, boot-and-run   the selftests' run_kselftest.sh in QEMU
+#      dkms-install      dkms install into a private install tree (one test;
+#                        skipped if dkms-build failed)
+#   5  make-initramfs, boot-and-run   the selftests' run_kselftest.sh in QEMU,
+#                        on the modules dkms installed (the guest first
+#                        modprobes them as a user would: the check
+#                        dkms-modprobe); on the build's if dkms failed
 #   6  summarise         each KTAP test case, the kernel-log check, host-file
 #                        checks, kmemleak + DMA-API checks (debug), one test each
 # Then a summary page per kernel and, last, "N passed, N failed, N skipped".
@@ -74,9 +79,16 @@ for k in $kernels; do
 	export RIG_BUILD_DIR=$run/build
 	[ "$KSUITE" = sid ] && { stage "$k" sid-chroot no bash "$RIG_DIR/sid-chroot.sh" ensure || continue; }
 	RIG_REQUIRE_MODULES=1 stage "$k" build yes bash "$RIG_DIR/build-for-kernel.sh" "$k" || continue
-	stage "$k" dkms-build yes bash "$RIG_DIR/dkms-build.sh" "$k" || true
+	export RIG_DKMS_DIR=$run/dkms
+	dkms_installed=
+	if stage "$k" dkms-build yes bash "$RIG_DIR/dkms-build.sh" "$k" build; then
+		stage "$k" dkms-install yes bash "$RIG_DIR/dkms-build.sh" "$k" install &&
+			dkms_installed=$RIG_DKMS_DIR/install/$KREL
+	else
+		record skip "$k" dkms-install "dkms build failed"
+	fi
 	rig_guest_env "$k" >"$run/guest.env"
-	stage "$k" make-initramfs no bash "$RIG_DIR/make-initramfs.sh" "$k" \
+	RIG_DKMS_INSTALL=$dkms_installed stage "$k" make-initramfs no bash "$RIG_DIR/make-initramfs.sh" "$k" \
 		"$RIG_DIR/guest/run-suite" "$run/initramfs.cpio.gz" "$run/guest.env" || continue
 	stage "$k" boot-and-run no bash "$RIG_DIR/boot-and-run.sh" "$k" \
 		"$run/initramfs.cpio.gz" "$run" || true

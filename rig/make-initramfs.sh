@@ -4,13 +4,18 @@
 # usage: rig/make-initramfs.sh KERNEL GUEST_SCRIPT OUTPUT.cpio.gz ENVFILE
 #
 # Pack the guest: busybox-static, rig/guest/* (init, hotplug, hostfile-check),
-# the modules built by build-for-kernel.sh under /lib/modules/<release>/extra
-# (plus the distro modules they depend on, and RIG_EXTRA_MODULES, default
-# "vgem", when the kernel has them) with depmod run, the built selftests/
+# our modules (plus the distro modules they depend on, and RIG_EXTRA_MODULES,
+# default "vgem", when the kernel has them) with depmod run, the built selftests/
 # directory as /selftests, tools/'s executables in /usr/bin, the guest
 # script as /rig/guest-script and ENVFILE
 # as /rig/env. Dynamically linked binaries get their libraries copied in.
-# The modules and selftests come from RIG_BUILD_DIR (see build-for-kernel.sh).
+# The modules and selftests come from RIG_BUILD_DIR (see build-for-kernel.sh);
+# the modules go to /lib/modules/<release>/extra.
+# RIG_DKMS_INSTALL=DIR (check.sh, after dkms-build.sh install): our modules
+# are instead the files `dkms install` put in DIR (<install tree>/<release>),
+# at the same place under /lib/modules/<release> (updates/dkms/), and
+# /rig/dkms-modules lists "NAME PATH BUILD-ID" of each for the guest's check
+# (rig/guest/run-suite) that modprobe loads exactly those files.
 
 # Run by bash even when called as "sh script" (the Makefile does).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -29,7 +34,8 @@ trap 'rm -rf "$stage"' EXIT
 say make-initramfs "$alias: $output"
 
 mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,etc,rig,root}
-mkdir -p "$stage/lib/modules/$KREL/extra"
+lib=$stage/lib/modules/$KREL
+mkdir -p "$lib"
 ldd /bin/busybox >/dev/null 2>&1 && die "/bin/busybox is not static: install busybox-static"
 cp /bin/busybox "$stage/bin/busybox"
 cp "$RIG_DIR"/guest/init "$stage/init"
@@ -38,11 +44,46 @@ cp "$script" "$stage/rig/guest-script"
 cp "$envfile" "$stage/rig/env"
 chmod 755 "$stage/init" "$stage/rig/"*
 
-# Our modules.
-mods=$(find "$tree" -name '*.ko' 2>/dev/null || true)
-for m in $mods; do
-	cp "$m" "$stage/lib/modules/$KREL/extra/"
-done
+# unpack SRC DST: copy a module, decompressed (busybox modprobe may not
+# read compressed ones); DST is the name without the compression suffix.
+unpack() {
+	mkdir -p "$(dirname "$2")"
+	case $1 in
+	*.xz) xz -dc "$1" >"$2" ;;
+	*.gz) gzip -dc "$1" >"$2" ;;
+	*.zst) zstd -qdc "$1" >"$2" ;;
+	*) cp "$1" "$2" ;;
+	esac
+}
+
+# hex of a module's GNU build-id note, as the guest sees it in
+# /sys/module/NAME/notes/.note.gnu.build-id (empty if it has none)
+build_id_hex() {
+	local tmp
+	tmp=$(mktemp)
+	objcopy -O binary --only-section=.note.gnu.build-id "$1" "$tmp" 2>/dev/null || : >"$tmp"
+	od -An -v -tx1 "$tmp" | tr -d ' \n'
+	rm -f "$tmp"
+}
+
+# Our modules: what `dkms install` installed, or what the build made.
+if [ -n "${RIG_DKMS_INSTALL:-}" ]; then
+	[ -d "$RIG_DKMS_INSTALL" ] || die "RIG_DKMS_INSTALL=$RIG_DKMS_INSTALL is not a directory"
+	say make-initramfs "$alias: our modules as dkms installed them in $RIG_DKMS_INSTALL"
+	: >"$stage/rig/dkms-modules"
+	while read -r f; do
+		dst=$lib/${f%.[gx]z}
+		dst=${dst%.zst}
+		unpack "$RIG_DKMS_INSTALL/$f" "$dst"
+		m=$(basename "$dst" .ko)
+		echo "$m ${dst#"$stage"} $(build_id_hex "$dst")" >>"$stage/rig/dkms-modules"
+	done < <(cd "$RIG_DKMS_INSTALL" && find . -type f -regex '.*\.ko\(\.[gx]z\|\.zst\)?' -printf '%P\n' | sort)
+	[ -s "$stage/rig/dkms-modules" ] || die "no modules in $RIG_DKMS_INSTALL"
+else
+	mkdir -p "$lib/extra"
+	find "$tree" -name '*.ko' -exec cp {} "$lib/extra/" \; 2>/dev/null || true
+fi
+mods=$(find "$lib" -name '*.ko')
 
 # Distro modules: ours may need some, and the tests may want RIG_EXTRA_MODULES.
 kmods=${KMODS:?}
@@ -63,19 +104,13 @@ if [ -d "$kmods/kernel" ]; then
 		files="$files ${line%%:*} ${line#*:}"
 	done
 	for f in $(echo "$files" | tr ' ' '\n' | sort -u); do
-		dst=$stage/lib/modules/$KREL/$f
-		mkdir -p "$(dirname "$dst")"
-		case $f in
-		*.xz) xz -dc "$kmods/$f" >"${dst%.xz}" ;;
-		*.gz) gzip -dc "$kmods/$f" >"${dst%.gz}" ;;
-		*.zst) zstd -qdc "$kmods/$f" >"${dst%.zst}" ;;
-		*) cp "$kmods/$f" "$dst" ;;
-		esac
+		dst=$lib/${f%.[gx]z}
+		unpack "$kmods/$f" "${dst%.zst}"
 	done
-	cp "$kmods"/modules.builtin* "$kmods"/modules.order "$stage/lib/modules/$KREL/" 2>/dev/null || true
+	cp "$kmods"/modules.builtin* "$kmods"/modules.order "$lib/" 2>/dev/null || true
 fi
 depmod -b "$stage" "$KREL"
-find "$stage/lib/modules/$KREL" -name '*.ko' -printf '    module %P\n' >&2
+find "$lib" -name '*.ko' -printf '    module %P\n' >&2
 
 # Selftests: the whole built directory, so its runner finds its binaries.
 if [ -d "$tree/selftests" ]; then
