@@ -319,8 +319,10 @@ static int lb_job(int impfd, __u32 h, bool write, __u64 off, __u8 *data)
  */
 TEST_F_TIMEOUT(large, map_splits_into_entries, 300)
 {
+	char block[2048] = "", want[96];
 	struct bar_dmabuf_imp_handle mh;
 	__u64 t0 = bd_now_ns();
+	const char *att;
 
 	if (self->skipped)
 		return;
@@ -334,6 +336,24 @@ TEST_F_TIMEOUT(large, map_splits_into_entries, 300)
 	EXPECT_GE(lb_max_seg(), mh.out_max_seg_len);
 	EXPECT_LE(lb_min_segs(self->size), mh.out_nr_segs);
 	EXPECT_GE(lb_max_segs(variant->r, variant->nr), mh.out_nr_segs);
+
+	/*
+	 * Which of the exporter's two ways made it: on a kernel that proves
+	 * the P2P path (the rig's 7.2), a one-range buffer goes through the
+	 * kernel's helper, so both ways are checked (rig: the BAR's device
+	 * sits beside BAR_DMABUF_BDF, which bd_p2p_provable() is about).
+	 */
+	if (!bd_debugfs_buffer(self->bdf, self->buf, block, sizeof(block))) {
+		att = strstr(block, "  attachment");
+		TH_LOG("%s", att ? att + 2 : block);
+		if (bd_p2p_provable() == 1 && variant->nr == 1) {
+			snprintf(want, sizeof(want), "): %s, 1 mapping(s)",
+				 bd_p2p_proven_path());
+			EXPECT_NE(NULL, strstr(block, want))
+				TH_LOG("expected a mapping by %s",
+				       bd_p2p_proven_path());
+		}
+	}
 	EXPECT_EQ(0, imp_unmap(self->impfd, self->h));
 }
 
