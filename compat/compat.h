@@ -15,6 +15,7 @@
 #include <linux/dma-fence.h>
 #include <linux/dma-mapping.h>
 #include <linux/fs.h>
+#include <linux/iosys-map.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pci.h>
@@ -244,6 +245,31 @@ static inline void bar_dmabuf_compat_p2p_unmap(struct dma_buf_attachment *a,
 }
 #endif
 
+/*
+ * Can the exporter offer a kernel vmap that a revoke takes away cleanly?
+ *
+ * dma_buf_vmap() WARNs whenever the exporter's vmap op fails (6.1 to 7.2),
+ * so a revoked buffer must not have the op at all: the revoke switches
+ * dmabuf->ops to a table without .vmap and dma_buf_vmap() then returns
+ * -EINVAL without calling us (dmabuf.c). That is safe only where
+ * dma_buf_vmap() looks at ops->vmap under the lock the revoke switches the
+ * table under:
+ *
+ * 6.2+: dma_buf_vmap() runs under the reservation lock (its caller holds
+ * it; dma_buf_vmap_unlocked() takes it), both the "no op" test and the
+ * call, and dma_buf_vunmap() too. The revoke switches under that lock.
+ *
+ * 6.1: dma_buf_vmap() tests ops->vmap before taking dmabuf->lock and reads
+ * it again under that lock to call it. A switch in between, whatever lock
+ * it holds, makes the core call a NULL op; a revoked table that keeps the
+ * op turns every refusal into a WARN. No lock closes that window, so 6.1
+ * gets no vmap at all (dma_buf_vmap() returns -EINVAL, no WARN).
+ */
+static inline bool bar_dmabuf_compat_vmap_revocable(void)
+{
+	return HAVE_DMA_BUF_VMAP_UNLOCKED;
+}
+
 /* =================== end of exporter (bar_dmabuf) section ================ */
 
 /* ============== importer (bar_dmabuf_importer) section ============== */
@@ -259,6 +285,31 @@ static inline void bar_dmabuf_compat_p2p_unmap(struct dma_buf_attachment *a,
 #else
 #define BAR_DMABUF_IMP_COMPAT_INVALIDATE_OP move_notify
 #endif
+
+/*
+ * dma_buf_vmap()/dma_buf_vunmap() for a caller holding no lock: the
+ * *_unlocked variants from 6.2 on (they take the reservation lock, which
+ * dma_buf_vmap() then asserts); 6.1's dma_buf_vmap() locks by itself.
+ */
+static inline int bar_dmabuf_imp_compat_vmap(struct dma_buf *dmabuf,
+					     struct iosys_map *map)
+{
+#if HAVE_DMA_BUF_VMAP_UNLOCKED
+	return dma_buf_vmap_unlocked(dmabuf, map);
+#else
+	return dma_buf_vmap(dmabuf, map);
+#endif
+}
+
+static inline void bar_dmabuf_imp_compat_vunmap(struct dma_buf *dmabuf,
+						struct iosys_map *map)
+{
+#if HAVE_DMA_BUF_VMAP_UNLOCKED
+	dma_buf_vunmap_unlocked(dmabuf, map);
+#else
+	dma_buf_vunmap(dmabuf, map);
+#endif
+}
 
 /* ============ end of importer (bar_dmabuf_importer) section ============ */
 
