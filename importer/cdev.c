@@ -13,6 +13,7 @@
 
 #include "compat.h"
 #include "importer.h"
+#include "vmap.h"
 
 /**
  * imp_file_attach() - look up an attachment of a file by handle
@@ -39,6 +40,8 @@ union imp_ioctl_buf {
 	struct bar_dmabuf_imp_read_log read_log;
 	struct bar_dmabuf_imp_wait_event wait_event;
 	struct bar_dmabuf_imp_counters counters;
+	struct bar_dmabuf_imp_vmap vmap;
+	struct bar_dmabuf_imp_vmap_rw vmap_rw;
 };
 
 static int imp_ioctl_attach(struct imp_file *ifile, union imp_ioctl_buf *b)
@@ -150,6 +153,21 @@ static int imp_ioctl_counters(struct imp_file *ifile, union imp_ioctl_buf *b)
 	return 0;
 }
 
+static int imp_ioctl_vmap(struct imp_file *ifile, union imp_ioctl_buf *b)
+{
+	return imp_vmap_map_ioctl(ifile, &b->vmap);
+}
+
+static int imp_ioctl_vunmap(struct imp_file *ifile, union imp_ioctl_buf *b)
+{
+	return imp_vmap_unmap_ioctl(ifile, &b->handle);
+}
+
+static int imp_ioctl_vmap_rw(struct imp_file *ifile, union imp_ioctl_buf *b)
+{
+	return imp_vmap_rw_ioctl(ifile, &b->vmap_rw);
+}
+
 struct imp_ioctl_desc {
 	unsigned int cmd;
 	size_t size;	/* what the kernel knows; also the smallest accepted */
@@ -183,6 +201,12 @@ static const struct imp_ioctl_desc imp_ioctls[] = {
 		  struct bar_dmabuf_imp_wait_event, imp_ioctl_wait_event),
 	IMP_IOCTL(BAR_DMABUF_IMP_CMD_COUNTERS, BAR_DMABUF_IMP_IOCTL_COUNTERS,
 		  struct bar_dmabuf_imp_counters, imp_ioctl_counters),
+	IMP_IOCTL(BAR_DMABUF_IMP_CMD_VMAP, BAR_DMABUF_IMP_IOCTL_VMAP,
+		  struct bar_dmabuf_imp_vmap, imp_ioctl_vmap),
+	IMP_IOCTL(BAR_DMABUF_IMP_CMD_VUNMAP, BAR_DMABUF_IMP_IOCTL_VUNMAP,
+		  struct bar_dmabuf_imp_handle, imp_ioctl_vunmap),
+	IMP_IOCTL(BAR_DMABUF_IMP_CMD_VMAP_RW, BAR_DMABUF_IMP_IOCTL_VMAP_RW,
+		  struct bar_dmabuf_imp_vmap_rw, imp_ioctl_vmap_rw),
 };
 
 static long imp_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -239,6 +263,7 @@ static int imp_release(struct inode *inode, struct file *file)
 	unsigned long idx;
 
 	imp_engine_cancel_file(ifile);
+	imp_vmap_release_file(ifile);
 	xa_for_each(&ifile->attachments, idx, ia)
 		imp_attach_detach(ia, true);	/* -ENOENT if detached: fine */
 	xa_for_each(&ifile->jobs, idx, job) {

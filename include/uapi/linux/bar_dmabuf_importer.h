@@ -46,6 +46,9 @@ enum {
 	BAR_DMABUF_IMP_CMD_READ_LOG = 0x08,
 	BAR_DMABUF_IMP_CMD_WAIT_EVENT = 0x09,
 	BAR_DMABUF_IMP_CMD_COUNTERS = 0x0a,
+	BAR_DMABUF_IMP_CMD_VMAP = 0x0b,
+	BAR_DMABUF_IMP_CMD_VUNMAP = 0x0c,
+	BAR_DMABUF_IMP_CMD_VMAP_RW = 0x0d,
 };
 
 /**
@@ -409,5 +412,75 @@ struct bar_dmabuf_imp_counters {
 
 #define BAR_DMABUF_IMP_IOCTL_COUNTERS \
 	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_COUNTERS)
+
+/**
+ * struct bar_dmabuf_imp_vmap - BAR_DMABUF_IMP_IOCTL_VMAP
+ * @size: sizeof(struct bar_dmabuf_imp_vmap)
+ * @flags: must be 0
+ * @dmabuf_fd: the dma-buf to map into the kernel with dma_buf_vmap(); the
+ *	vmap holds its own reference, so the caller may close the fd
+ * @out_handle: names the vmap in VMAP_RW and VUNMAP (never 0)
+ * @out_length: bytes mapped (the dma-buf's size)
+ *
+ * A kernel user of the exporter's vmap, as a driver reading a buffer with
+ * the CPU would be; not tied to any attachment. It gets no invalidate
+ * callback: it keeps the mapping until VUNMAP or the close of the control
+ * file. A failure is the dma-buf core's: -EINVAL when the exporter offers
+ * no vmap for this buffer (bar_dmabuf: revoked, several separate ranges,
+ * or Linux 6.1).
+ */
+struct bar_dmabuf_imp_vmap {
+	__u32 size;
+	__u32 flags;
+	__s32 dmabuf_fd;
+	__u32 out_handle;
+	__aligned_u64 out_length;
+};
+
+#define BAR_DMABUF_IMP_IOCTL_VMAP \
+	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_VMAP)
+
+/*
+ * BAR_DMABUF_IMP_IOCTL_VUNMAP takes a &struct bar_dmabuf_imp_handle whose
+ * @handle is a vmap's: dma_buf_vunmap() and the dma-buf reference dropped
+ * (-ENOENT for an unknown handle, or one of another file).
+ */
+#define BAR_DMABUF_IMP_IOCTL_VUNMAP \
+	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_VUNMAP)
+
+/**
+ * enum bar_dmabuf_imp_vmap_rw_flags - direction of a VMAP_RW
+ * @BAR_DMABUF_IMP_VMAP_RW_WRITE: copy from @data_ptr into the buffer (else
+ *	from the buffer to @data_ptr)
+ */
+enum bar_dmabuf_imp_vmap_rw_flags {
+	BAR_DMABUF_IMP_VMAP_RW_WRITE = 1 << 0,
+};
+
+/**
+ * struct bar_dmabuf_imp_vmap_rw - BAR_DMABUF_IMP_IOCTL_VMAP_RW
+ * @size: sizeof(struct bar_dmabuf_imp_vmap_rw)
+ * @flags: a combination of &enum bar_dmabuf_imp_vmap_rw_flags
+ * @handle: the vmap
+ * @reserved: must be 0
+ * @offset: byte offset into the buffer
+ * @length: bytes to copy, 1 to BAR_DMABUF_IMP_MAX_JOB, within the buffer
+ * @data_ptr: user pointer to @length bytes
+ *
+ * A CPU copy through the kernel mapping, between dma_buf_begin_cpu_access()
+ * and dma_buf_end_cpu_access() (which wait for the buffer's fences).
+ */
+struct bar_dmabuf_imp_vmap_rw {
+	__u32 size;
+	__u32 flags;
+	__u32 handle;
+	__u32 reserved;
+	__aligned_u64 offset;
+	__aligned_u64 length;
+	__aligned_u64 data_ptr;
+};
+
+#define BAR_DMABUF_IMP_IOCTL_VMAP_RW \
+	_IO(BAR_DMABUF_IMP_TYPE, BAR_DMABUF_IMP_CMD_VMAP_RW)
 
 #endif /* _UAPI_LINUX_BAR_DMABUF_IMPORTER_H */
