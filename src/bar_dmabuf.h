@@ -97,6 +97,9 @@ struct bar_dmabuf_dev {
  * @id: per-device number, immutable
  * @bar: BAR index, immutable
  * @prefetch: the BAR is prefetchable (CPU mappings write-combined)
+ * @vmap_ok: a kernel vmap is offered while the buffer is live: its ranges
+ *	are contiguous in the BAR and the kernel allows a clean refusal
+ *	(bar_dmabuf_compat_vmap_revocable()); immutable
  * @size: total length, immutable
  * @nr_ranges: entries of @phys, immutable
  * @phys: CPU physical address and length of each range, immutable
@@ -110,16 +113,22 @@ struct bar_dmabuf_dev {
  *	(device lock)
  * @revoke_start: when the pending revoke began (device lock)
  *
- * @revoked: rule 1; no attach, map, pin, mmap or fault while set. Written
- *	with the device lock AND the resv lock held; read under either.
+ * @revoked: rule 1; no attach, map, pin, mmap, vmap or fault while set.
+ *	Written with the device lock AND the resv lock held, only through
+ *	bar_dmabuf_set_revoked(), which also switches dmabuf->ops; read
+ *	under either lock.
  * @dead: the device went away; never restorable. Written like @revoked.
  *
  * @alock: protects @attachments (spinlock, innermost)
  * @attachments: &bar_dmabuf_attach.node of every attachment
  *
  * @live_maps: mappings handed out and not yet unmapped, over all
- *	attachments; changed by map/unmap (resv lock held by the core), read
+ *	attachments, plus the kernel vmap while there is one; changed by
+ *	map/unmap and vmap/vunmap (resv lock held by the core), read
  *	locklessly by the revoke wait
+ * @vmapped: the core holds our kernel vmap (it caches one and counts its
+ *	users; our vunmap op runs when the last one is gone). Written under
+ *	the resv lock, read locklessly for rule 8's diagnostics.
  * @wq: woken when @live_maps drops to zero
  *
  * Lifetime: allocated at export; once dma_buf_export() succeeded it belongs
@@ -133,6 +142,7 @@ struct bar_dmabuf_buf {
 	u32 id;
 	u32 bar;
 	bool prefetch;
+	bool vmap_ok;
 	size_t size;
 	u32 nr_ranges;
 	struct bar_dmabuf_phys_vec *phys;
@@ -151,6 +161,7 @@ struct bar_dmabuf_buf {
 	struct list_head attachments;
 
 	atomic_t live_maps;
+	bool vmapped;
 	wait_queue_head_t wq;
 };
 
@@ -198,6 +209,7 @@ int bar_dmabuf_export(struct bar_dmabuf_dev *bdev,
 		      const struct bar_dmabuf_export *req,
 		      const struct bar_dmabuf_range *ranges, u64 *out_length);
 struct bar_dmabuf_buf *bar_dmabuf_buf_from_fd(int fd, struct dma_buf **out);
+void bar_dmabuf_set_revoked(struct bar_dmabuf_buf *buf, bool revoked);
 
 /* revoke.c: the revoke protocol */
 enum bar_dmabuf_why {

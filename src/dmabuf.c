@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * bar_dmabuf: the dma-buf side. Export of BAR ranges, the dma_buf_ops
- * (attach/detach, pin/unpin, map/unmap, mmap, release) and the CPU fault
- * handler. The revoke sequence itself is in revoke.c.
+ * (attach/detach, pin/unpin, map/unmap, mmap, vmap/vunmap, release) and
+ * the CPU fault handler. The revoke sequence itself is in revoke.c.
  *
  * We are a dynamic exporter (pin/unpin ops): before 6.16 the core maps at
  * attach time and caches the table when exporter and importer differ in
@@ -12,16 +12,22 @@
  * core pins before every map even for dynamic importers, so pin succeeds
  * unless the buffer is revoked.
  *
- * No vmap op: dma_buf_vmap() WARNs when an exporter's vmap fails, and a
- * vmap of a revoked buffer must fail; a kernel user also shares one
- * cached mapping that no invalidation reaches. Without the op, vmap
- * cleanly returns -EINVAL.
+ * Kernel vmap: an iomem iosys_map of the BAR, for a buffer whose ranges
+ * are contiguous in the BAR. dma_buf_vmap() WARNs when our vmap op fails,
+ * so the op never refuses: a buffer that may not be vmapped (revoked,
+ * several separate ranges, or a kernel where a revoke can't take the op
+ * away safely, see bar_dmabuf_compat_vmap_revocable()) has no op at all,
+ * and dma_buf_vmap() returns -EINVAL without calling us. No invalidation
+ * reaches a kernel vmap user, so a live vmap counts as a mapping the
+ * revoke waits for (rule 5) until dma_buf_vunmap() of its last user.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/dma-buf.h>
 #include <linux/dma-resv.h>
 #include <linux/fcntl.h>
+#include <linux/io.h>
+#include <linux/iosys-map.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/slab.h>
@@ -30,6 +36,7 @@
 #include "trace.h"
 
 static const struct dma_buf_ops bar_dmabuf_ops;
+static const struct dma_buf_ops bar_dmabuf_novmap_ops;
 
 static int bar_dmabuf_attach(struct dma_buf *dmabuf,
 			     struct dma_buf_attachment *attach)
@@ -241,6 +248,52 @@ static int bar_dmabuf_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 	return 0;
 }
 
+/*
+ * Only reachable through bar_dmabuf_ops, which a buffer has only while it
+ * is live and @vmap_ok, and only on kernels where dma_buf_vmap() holds the
+ * resv lock (the one the table is switched under): never revoked here.
+ * The core calls us for its first user and hands our map to the later
+ * ones until the last dma_buf_vunmap().
+ */
+static int bar_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
+{
+	struct bar_dmabuf_buf *buf = dmabuf->priv;
+	void __iomem *vaddr;
+
+	dma_resv_assert_held(dmabuf->resv);
+
+	if (buf->prefetch)
+		vaddr = ioremap_wc(buf->phys[0].paddr, buf->size);
+	else
+		vaddr = ioremap(buf->phys[0].paddr, buf->size);
+	if (!vaddr)
+		return -ENOMEM;
+	iosys_map_set_vaddr_iomem(map, vaddr);
+
+	/* rule 5: a revoke from now on waits for our vunmap */
+	WRITE_ONCE(buf->vmapped, true);
+	atomic_inc(&buf->live_maps);
+	return 0;
+}
+
+/*
+ * The last user of the core's cached vmap is gone. Resv lock held by the
+ * core; it may come during a revoke's wait (which holds no lock), never
+ * from inside one of our own locked sections. Releases the mapping, then
+ * lets the revoke complete.
+ */
+static void bar_dmabuf_vunmap(struct dma_buf *dmabuf, struct iosys_map *map)
+{
+	struct bar_dmabuf_buf *buf = dmabuf->priv;
+
+	dma_resv_assert_held(dmabuf->resv);
+
+	iounmap(map->vaddr_iomem);
+	WRITE_ONCE(buf->vmapped, false);
+	if (atomic_dec_and_test(&buf->live_maps))
+		wake_up_all(&buf->wq);
+}
+
 /* The last file reference is gone: nobody can reach the buffer any more. */
 static void bar_dmabuf_release(struct dma_buf *dmabuf)
 {
@@ -256,6 +309,22 @@ static void bar_dmabuf_release(struct dma_buf *dmabuf)
 	kfree(buf);
 }
 
+/*
+ * Two op tables, the same but for .vmap: a buffer has bar_dmabuf_ops while
+ * it is live and may be vmapped, bar_dmabuf_novmap_ops otherwise (revoked,
+ * dead, separate ranges, or a kernel without a safe switch). A failing
+ * vmap op would WARN in dma_buf_vmap(); without the op the core returns
+ * -EINVAL cleanly. The revoked table keeps .vunmap: a vmap made before the
+ * revoke is still handed back through it.
+ *
+ * bar_dmabuf_set_revoked() switches dmabuf->ops under the resv lock, which
+ * dma_buf_vmap() and dma_buf_vunmap() hold for their whole run on the
+ * kernels we switch on, so they see one table throughout. Other core paths
+ * read dmabuf->ops without that lock (mmap, pin, map, release...); both
+ * tables give them the same functions, so either value is right for them.
+ * The store is a WRITE_ONCE() so that it is one untorn store the compiler
+ * cannot split, repeat or invent, since those lockless readers race with it.
+ */
 static const struct dma_buf_ops bar_dmabuf_ops = {
 	.attach = bar_dmabuf_attach,
 	.detach = bar_dmabuf_detach,
@@ -264,8 +333,50 @@ static const struct dma_buf_ops bar_dmabuf_ops = {
 	.map_dma_buf = bar_dmabuf_map,
 	.unmap_dma_buf = bar_dmabuf_unmap,
 	.mmap = bar_dmabuf_mmap,
+	.vmap = bar_dmabuf_vmap,
+	.vunmap = bar_dmabuf_vunmap,
 	.release = bar_dmabuf_release,
 };
+
+static const struct dma_buf_ops bar_dmabuf_novmap_ops = {
+	.attach = bar_dmabuf_attach,
+	.detach = bar_dmabuf_detach,
+	.pin = bar_dmabuf_pin,
+	.unpin = bar_dmabuf_unpin,
+	.map_dma_buf = bar_dmabuf_map,
+	.unmap_dma_buf = bar_dmabuf_unmap,
+	.mmap = bar_dmabuf_mmap,
+	.vunmap = bar_dmabuf_vunmap,
+	.release = bar_dmabuf_release,
+};
+
+/* The table @buf gets when it is live (at export and on restore). */
+static const struct dma_buf_ops *bar_dmabuf_live_ops(struct bar_dmabuf_buf *buf)
+{
+	return buf->vmap_ok ? &bar_dmabuf_ops : &bar_dmabuf_novmap_ops;
+}
+
+/**
+ * bar_dmabuf_set_revoked() - mark a buffer revoked or live (rules 1 and 9)
+ * @buf: the buffer
+ * @revoked: the new state
+ *
+ * Sets &bar_dmabuf_buf.revoked and the op table that goes with it: a
+ * revoked buffer has no vmap op, so dma_buf_vmap() refuses it with -EINVAL
+ * without calling us (and without a WARN). Caller holds the device lock
+ * and the resv lock.
+ */
+void bar_dmabuf_set_revoked(struct bar_dmabuf_buf *buf, bool revoked)
+{
+	struct dma_buf *dmabuf = buf->dmabuf;
+
+	lockdep_assert_held(&buf->bdev->lock);
+	dma_resv_assert_held(dmabuf->resv);
+
+	buf->revoked = revoked;
+	WRITE_ONCE(dmabuf->ops, revoked ? &bar_dmabuf_novmap_ops :
+					  bar_dmabuf_live_ops(buf));
+}
 
 /**
  * bar_dmabuf_buf_from_fd() - the buffer behind a dma-buf fd, if it is ours
@@ -281,7 +392,9 @@ struct bar_dmabuf_buf *bar_dmabuf_buf_from_fd(int fd, struct dma_buf **out)
 
 	if (IS_ERR(dmabuf))
 		return ERR_CAST(dmabuf);
-	if (dmabuf->ops != &bar_dmabuf_ops) {
+	/* either table: it changes with the revoked state */
+	if (READ_ONCE(dmabuf->ops) != &bar_dmabuf_ops &&
+	    READ_ONCE(dmabuf->ops) != &bar_dmabuf_novmap_ops) {
 		dma_buf_put(dmabuf);
 		return ERR_PTR(-EINVAL);
 	}
@@ -313,6 +426,24 @@ static int bar_dmabuf_check_ranges(struct bar_dmabuf_buf *buf,
 	}
 	buf->size = total;
 	return 0;
+}
+
+/*
+ * One ioremap covers the buffer only when each range starts where the one
+ * before it ends in the BAR; and only some kernels let a revoke take the
+ * vmap op away cleanly (compat.h).
+ */
+static bool bar_dmabuf_can_vmap(const struct bar_dmabuf_buf *buf)
+{
+	u32 i;
+
+	if (!bar_dmabuf_compat_vmap_revocable())
+		return false;
+	for (i = 1; i < buf->nr_ranges; i++)
+		if (buf->phys[i - 1].paddr + buf->phys[i - 1].len !=
+		    buf->phys[i].paddr)
+			return false;
+	return true;
 }
 
 /**
@@ -366,6 +497,7 @@ int bar_dmabuf_export(struct bar_dmabuf_dev *bdev,
 	ret = bar_dmabuf_check_ranges(buf, ranges);
 	if (ret)
 		goto err_free_phys;
+	buf->vmap_ok = bar_dmabuf_can_vmap(buf);
 
 	name = kasprintf(GFP_KERNEL, "bar%u", buf->bar);
 	if (!name) {
@@ -373,7 +505,7 @@ int bar_dmabuf_export(struct bar_dmabuf_dev *bdev,
 		goto err_free_phys;
 	}
 
-	exp_info.ops = &bar_dmabuf_ops;
+	exp_info.ops = bar_dmabuf_live_ops(buf);
 	exp_info.size = buf->size;
 	exp_info.flags = req->open_flags;
 	exp_info.priv = buf;

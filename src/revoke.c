@@ -57,9 +57,11 @@ static bool bar_dmabuf_revoke_mark(struct bar_dmabuf_buf *buf, bool dead)
 		/*
 		 * Rule 1, mark first: from here attach and map fail with
 		 * -ENODEV, the fault handler raises SIGBUS and mmap fails.
-		 * All of them look at @revoked under this lock.
+		 * All of them look at @revoked under this lock. The buffer
+		 * also loses its vmap op under it, so dma_buf_vmap(), which
+		 * holds it too, refuses with -EINVAL and never calls us.
 		 */
-		buf->revoked = true;
+		bar_dmabuf_set_revoked(buf, true);
 		buf->revoke_incomplete = true;
 		buf->revoke_start = ktime_get();
 		trace_bar_dmabuf_revoke_start(buf, dead);
@@ -108,8 +110,9 @@ static int bar_dmabuf_revoke_wait_one(struct bar_dmabuf_buf *buf,
 		trace_bar_dmabuf_fences_drained(buf);
 
 		/*
-		 * Rule 5: every mapping that existed at the mark is unmapped.
-		 * No new one can appear (rule 1), so zero means done.
+		 * Rule 5: every mapping that existed at the mark is unmapped,
+		 * and the kernel vmap, if there was one, vunmapped by its last
+		 * user. No new one can appear (rule 1), so zero means done.
 		 */
 		left = max_t(long, (long)(deadline - jiffies), 0);
 		if (intr)
@@ -191,8 +194,8 @@ static void bar_dmabuf_describe_fence(struct seq_file *s,
  * @buf: the buffer
  *
  * Names every unsignalled fence with the attachment (importer device) it
- * comes from, and every attachment that still holds a mapping. Takes no
- * sleeping lock.
+ * comes from, every attachment that still holds a mapping, and a kernel
+ * vmap not yet vunmapped. Takes no sleeping lock.
  */
 void bar_dmabuf_describe_stuck(struct seq_file *s, struct bar_dmabuf_buf *buf)
 {
@@ -217,6 +220,11 @@ void bar_dmabuf_describe_stuck(struct seq_file *s, struct bar_dmabuf_buf *buf)
 					      dev_name(dev), dev_driver_string(dev), n);
 	}
 	spin_unlock(&buf->alock);
+
+	/* no invalidation reaches it: only its users' vunmap ends it */
+	if (READ_ONCE(buf->vmapped))
+		bar_dmabuf_stuck_line(s, buf,
+				      "vmap: a kernel dma_buf_vmap() mapping is not yet vunmapped");
 }
 
 /* Rule 8 in the kernel log: a revoke still waits for @buf. */
@@ -402,7 +410,7 @@ static int bar_dmabuf_restore_locked(struct bar_dmabuf_buf *buf)
 	 * Clear before notifying: an importer that re-maps from its worker
 	 * right after the callback must find the buffer usable.
 	 */
-	buf->revoked = false;
+	bar_dmabuf_set_revoked(buf, false);
 	buf->revoked_by_reset = false;
 	buf->revoke_incomplete = false;
 	bar_dmabuf_compat_invalidate(buf->dmabuf);
