@@ -920,33 +920,36 @@ int bd_param_write(const char *param, const char *val)
 	return bd_write_file(path, val);
 }
 
-int bd_param_override(struct bd_param_saved *s, const char *param,
-		      const char *val)
+int bd_param_override(struct bd_param_saved *s, const char *module,
+		      const char *param, const char *val)
 {
-	char old[sizeof(s->old)];
-	int ret;
+	char path[sizeof(s->path)];
+	long n;
 
-	if (!s->param[0]) {
-		ret = bd_param_read(param, old, sizeof(old));
-		if (ret)
-			return ret;
-		snprintf(s->old, sizeof(s->old), "%s", old);
-		snprintf(s->param, sizeof(s->param), "%s", param);
-	} else if (strcmp(s->param, param)) {
+	snprintf(path, sizeof(path), "/sys/module/%s/parameters/%s", module,
+		 param);
+	if (!s->path[0]) {
+		n = bd_read_file(path, s->old, sizeof(s->old));
+		if (n < 0)
+			return n;
+		while (n > 0 && s->old[n - 1] == '\n')
+			s->old[--n] = '\0';
+		snprintf(s->path, sizeof(s->path), "%s", path);
+	} else if (strcmp(s->path, path)) {
 		return -EINVAL;
 	}
-	return bd_param_write(param, val);
+	return bd_write_file(path, val);
 }
 
 int bd_param_restore(struct bd_param_saved *s)
 {
 	int ret;
 
-	if (!s->param[0])
+	if (!s->path[0])
 		return 0;
-	ret = bd_param_write(s->param, s->old);
+	ret = bd_write_file(s->path, s->old);
 	if (!ret)
-		s->param[0] = '\0';
+		s->path[0] = '\0';
 	return ret;
 }
 

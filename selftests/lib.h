@@ -327,22 +327,23 @@ int bd_param_read(const char *param, char *buf, size_t len);
 int bd_param_write(const char *param, const char *val);
 
 /*
- * A parameter of module bar_dmabuf changed for one test and put back by
- * its teardown. Zero it (or declare it in a fixture) before first use.
+ * A module parameter changed for one test and put back by its teardown.
+ * Zero it (memset, or = { 0 }) before first use.
  */
 struct bd_param_saved {
-	char param[64];		/* "" while nothing is saved */
+	char path[192];		/* its sysfs file; "" while nothing is saved */
 	char old[64];		/* its value before the first override */
 };
 
 /*
- * Write @val to @param, first saving the value it has now in @s; later
- * overrides of the same @s keep the first saved value. 0, -ENOENT if the
- * module or parameter does not exist (a SKIP), -EINVAL if @s saves
- * another parameter, or -errno.
+ * Write @val to parameter @param of module @module ("bar_dmabuf",
+ * "bar_dmabuf_importer"), first saving the value it has now in @s; later
+ * overrides through the same @s keep the first saved value. 0, -ENOENT if
+ * the module or parameter does not exist (a SKIP), -EINVAL if @s saves
+ * another parameter, or -errno. bd_param_restore() puts it back.
  */
-int bd_param_override(struct bd_param_saved *s, const char *param,
-		      const char *val);
+int bd_param_override(struct bd_param_saved *s, const char *module,
+		      const char *param, const char *val);
 
 /* Put back what @s saved (nothing if it saved nothing); 0 or -errno. */
 int bd_param_restore(struct bd_param_saved *s);

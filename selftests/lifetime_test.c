@@ -723,7 +723,8 @@ FIXTURE_SETUP(removal)
 	memset(&self->saved, 0, sizeof(self->saved));
 	if (!env_setup(_metadata, &self->e, &self->skipped))
 		return;
-	ret = bd_param_override(&self->saved, "revoke_timeout_ms", "1000");
+	ret = bd_param_override(&self->saved, "bar_dmabuf",
+				"revoke_timeout_ms", "1000");
 	if (ret == -ENOENT) {
 		self->skipped = true;
 		SKIP(return, "bar_dmabuf has no parameter revoke_timeout_ms");

@@ -814,7 +814,8 @@ FIXTURE_SETUP(p2p)
 	memset(&self->saved, 0, sizeof(self->saved));
 	if (!env_setup(_metadata, &self->e, &self->skipped))
 		return;
-	ret = bd_param_override(&self->saved, "allow_unproven_p2p", "0");
+	ret = bd_param_override(&self->saved, "bar_dmabuf",
+				"allow_unproven_p2p", "0");
 	if (ret == -ENOENT) {
 		self->skipped = true;
 		SKIP(return, "bar_dmabuf has no parameter allow_unproven_p2p");
@@ -873,7 +874,7 @@ TEST_F(p2p, path_proven_where_the_kernel_can_else_refused)
 					  line, sizeof(line), 5000))
 			TH_LOG("no message names allow_unproven_p2p");
 		/* Allowed, the same importer attaches and maps. */
-		ASSERT_EQ(0, bd_param_override(&self->saved,
+		ASSERT_EQ(0, bd_param_override(&self->saved, "bar_dmabuf",
 					       "allow_unproven_p2p", "1"));
 		ASSERT_EQ(0, imp_attach(self->e.impfd, self->buf, 0, &h));
 		ASSERT_EQ(0, imp_map(self->e.impfd, h, NULL));
