@@ -6,7 +6,8 @@
 #                                       running kernel's headers)
 #   make W=1 | make C=2                 extra warnings | sparse
 #   make install                        modules_install into updates/
-#   make dkms-install                   dkms add + build + install
+#   make dkms-install                   (as root) dkms add + build + install
+#                                       for the running kernel
 #   make kselftest                      build and run the selftests on this
 #                                       machine (BAR_DMABUF_BDF=...)
 #   make lint                           checkpatch --strict, W=1, sparse
