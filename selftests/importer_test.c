@@ -44,6 +44,7 @@
 #define WINDOW_MS	300	/* late-read window of a WORKER importer */
 #define WATCHDOG_MS	400	/* fence_watchdog_ms during the watchdog test */
 #define JIFFY_SLACK_MS	10	/* the importer times delays in jiffies */
+#define DRIVER_JOB_MS	5	/* a job of bad.two_threads_one_attachment */
 
 /*
  * Our buffers live at BUF_FIRST, away from the pages the other binaries
@@ -1017,12 +1018,31 @@ struct driver {
 	const char *what;	/* the command that gave it */
 };
 
+/* Submit a job of @d that takes DRIVER_JOB_MS and wait for it. */
+static int driver_job(struct driver *d, bool write, void *data, __u64 len)
+{
+	__u64 job = 0;
+	int ret, status = -1;
+
+	ret = imp_submit(d->impfd, d->h, write ? BAR_DMABUF_IMP_JOB_WRITE : 0,
+			 write ? BAR_DMABUF_IMP_USAGE_WRITE :
+				 BAR_DMABUF_IMP_USAGE_READ,
+			 d->page * BD_PAGE, len, write ? data : NULL,
+			 DRIVER_JOB_MS, &job, NULL);
+	if (ret)
+		return ret;
+	ret = imp_wait_job(d->impfd, job, EVENT_MS, write ? NULL : data,
+			   write ? 0 : len, &status, NULL);
+	return ret ? ret : status;
+}
+
 /*
  * Map, change the behaviour, write a pattern, read it back, again and
- * again. Everything must succeed: ctl_lock serialises the commands and
- * the two threads' jobs share one queue. (UNMAP stays out: it may pull a
- * mapping from under the other thread's running job, which the uapi
- * documents as a fault.)
+ * again. Each job takes a few ms, so the other thread's commands and jobs
+ * come while this one's job is in flight. Everything must succeed:
+ * ctl_lock serialises the commands and the two threads' jobs share one
+ * queue. (UNMAP stays out: it may pull a mapping from under the other
+ * thread's running job, which the uapi documents as a fault.)
  */
 static int driver_fn(void *arg)
 {
@@ -1047,16 +1067,14 @@ static int driver_fn(void *arg)
 			d->bad = ret;
 			break;
 		}
-		ret = run_job(d->impfd, d->h, true, d->page * BD_PAGE, out,
-			      sizeof(out));
+		ret = driver_job(d, true, out, sizeof(out));
 		if (ret) {
 			d->what = "write job";
 			d->bad = ret;
 			break;
 		}
 		memset(in, 0, sizeof(in));
-		ret = run_job(d->impfd, d->h, false, d->page * BD_PAGE, in,
-			      sizeof(in));
+		ret = driver_job(d, false, in, sizeof(in));
 		if (ret || memcmp(out, in, sizeof(in))) {
 			d->what = ret ? "read job" : "data read back";
 			d->bad = ret ? ret : -EIO;
