@@ -161,7 +161,7 @@ static const char *no_translation_reason(const char *exporter_bdf)
 
 	if (bd_module_param_read(IMP_MODULE, "bdf", bdf, sizeof(bdf)) ||
 	    !bdf[0] || !strcmp(bdf, "(null)"))
-		return "the importer runs on its software device (no bdf=): no IOMMU translates its DMA";
+		return "importer on its software device (no bdf=): nothing translates its DMA";
 	snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s/iommu_group/type", bdf);
 	if (bd_read_file(path, type, sizeof(type)) < 0) {
 		snprintf(why, sizeof(why), "%s has no IOMMU group", bdf);
@@ -552,7 +552,9 @@ FIXTURE_SETUP(swdev)
 	int ret;
 
 	self->buf = -1;
-	self->e.impfd = self->e.devfd = self->e.kfd = -1;
+	self->e.impfd = -1;
+	self->e.devfd = -1;
+	self->e.kfd = -1;
 	self->p2p_old[0] = '\0';
 	if (why) {
 		self->skipped = true;
