@@ -35,11 +35,14 @@
 
 /*
  * The importer stamps an UNMAP event just after its unmap call returned, so
- * a revoke woken by that very unmap may return a hair before the stamp.
+ * a revoke woken by that very unmap may return before the stamp: by up to
+ * 9 ms seen on the debug kernel (KASAN, lockdep) on a loaded host, when
+ * the importer's worker is preempted between its unmap and the stamp.
  * Comparisons of a return time with an UNMAP stamp allow this much; a
- * revoke that does not wait for the unmap returns hundreds of ms early.
+ * revoke that does not wait for the unmap returns at least the smallest
+ * late-read window or blocked-check of the suite (300 ms) early.
  */
-#define BD_UNMAP_STAMP_SLACK_NS	(5 * BD_NSEC_PER_MSEC)
+#define BD_UNMAP_STAMP_SLACK_NS	(50 * BD_NSEC_PER_MSEC)
 
 #ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
@@ -405,12 +408,10 @@ int bd_module_load(const char *path, const char *params);
 int bd_module_unload(const char *name);
 
 /*
- * Read or write parameter @param of any module @module (sysfs); the value
- * read goes to @buf without its newline. 0 or -errno.
+ * Read parameter @param of any module @module (sysfs) into @buf, without
+ * its newline (bd_param_override() changes one). 0 or -errno.
  */
 int bd_module_param_read(const char *module, const char *param, char *buf,
 			 size_t len);
-int bd_module_param_write(const char *module, const char *param,
-			  const char *val);
 
 #endif /* BAR_DMABUF_SELFTEST_LIB_H */
