@@ -48,10 +48,13 @@
 
 /*
  * Our buffers live at BUF_FIRST, away from the pages the other binaries
- * use, so the host-file check here sees only what this binary wrote.
+ * use. The host-file check reads the BAR whenever the host gets to it, so
+ * the bytes it checks (at HOSTFILE_PAGE) are written once and by no other
+ * test of the run.
  */
 #define BUF_FIRST	96
 #define BUF_PAGES	4
+#define HOSTFILE_PAGE	(BUF_FIRST + 2 * BUF_PAGES)
 
 #define IMP_MODULE	"bar_dmabuf_importer"
 #define IMP_PARAMS	"/sys/module/" IMP_MODULE "/parameters/"
@@ -62,7 +65,7 @@ static const char violation_bytes[4] = { 'B', 'A', 'D', '!' };
 static bool env_setup(struct __test_metadata *_metadata, struct bd_env *e,
 		      bool *skipped)
 {
-	int ret = bd_env_open(e, true, (BUF_FIRST + 2 * BUF_PAGES) * BD_PAGE);
+	int ret = bd_env_open(e, true, (HOSTFILE_PAGE + BUF_PAGES) * BD_PAGE);
 
 	if (ret > 0) {
 		*skipped = true;
@@ -208,17 +211,26 @@ FIXTURE_SETUP(violation)
 {
 	self->buf = -1;
 	self->cpu = MAP_FAILED;
-	if (!env_setup(_metadata, &self->e, &self->skipped))
-		return;
-	self->buf = bd_env_export(&self->e, BUF_FIRST, BUF_PAGES);
-	ASSERT_LE(0, self->buf) TH_LOG("%s", self->e.why);
-	self->cpu = mmap(NULL, BD_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 self->buf, 0);
-	ASSERT_NE(MAP_FAILED, self->cpu);
-	/* What the BAR holds before the importer misbehaves. */
-	fill(self->pattern, sizeof(self->pattern), getpid());
-	memcpy(self->pattern, "GOOD", 4);
-	memcpy(self->cpu, self->pattern, sizeof(self->pattern));
+	env_setup(_metadata, &self->e, &self->skipped);
+}
+
+/*
+ * Export BUF_PAGES pages at @first, map the first one and put a known
+ * pattern ("GOOD"...) at its start: what the BAR holds before the importer
+ * misbehaves.
+ */
+static void violation_buffer(struct __test_metadata *_metadata,
+			     struct bd_env *e, unsigned int first, int *buf,
+			     unsigned char **cpu, unsigned char pattern[64])
+{
+	*buf = bd_env_export(e, first, BUF_PAGES);
+	ASSERT_LE(0, *buf) TH_LOG("%s", e->why);
+	*cpu = mmap(NULL, BD_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, *buf,
+		    0);
+	ASSERT_NE(MAP_FAILED, *cpu);
+	fill(pattern, 64, getpid());
+	memcpy(pattern, "GOOD", 4);
+	memcpy(*cpu, pattern, 64);
 }
 
 FIXTURE_TEARDOWN(violation)
@@ -253,6 +265,9 @@ TEST_F_TIMEOUT(violation, write_lands_while_mapping_valid, 120)
 
 	if (self->skipped)
 		return;
+	/* Its own pages: the host checks them at any time until the end. */
+	violation_buffer(_metadata, &self->e, HOSTFILE_PAGE, &self->buf,
+			 &self->cpu, self->pattern);
 	ASSERT_EQ(0, imp_counters(self->e.impfd, &c0));
 	h = env_attach(_metadata, &self->e, self->buf,
 		       BAR_DMABUF_IMP_UNMAP_WORKER,
@@ -316,7 +331,7 @@ TEST_F_TIMEOUT(violation, write_lands_while_mapping_valid, 120)
 	EXPECT_EQ(0, memcmp(expect, back, sizeof(back)))
 		TH_LOG("restored mmap reads %.4s", back);
 	ASSERT_EQ(0, bd_export_one(self->e.devfd, self->e.bar,
-				   BUF_FIRST * BD_PAGE, BD_PAGE, &fresh));
+				   HOSTFILE_PAGE * BD_PAGE, BD_PAGE, &fresh));
 	m2 = mmap(NULL, BD_PAGE, PROT_READ, MAP_SHARED, fresh, 0);
 	ASSERT_NE(MAP_FAILED, m2);
 	EXPECT_EQ(0, memcmp(expect, m2, sizeof(expect)))
@@ -325,7 +340,7 @@ TEST_F_TIMEOUT(violation, write_lands_while_mapping_valid, 120)
 	close(fresh);
 	/* In the VM: the host file behind the BAR holds them too. */
 	if (bd_env("BAR_DMABUF_HOSTFILE_CHECK"))
-		EXPECT_EQ(0, bd_hostfile_check(BUF_FIRST * BD_PAGE,
+		EXPECT_EQ(0, bd_hostfile_check(HOSTFILE_PAGE * BD_PAGE,
 					       "42414421"));
 	env_check_kmsg(_metadata, &self->e);
 }
@@ -353,6 +368,8 @@ TEST_F_TIMEOUT(violation, write_after_sync_unmap_faults, 120)
 	why = no_translation_reason(self->e.bdf);
 	if (why)
 		SKIP(return, "%s", why);
+	violation_buffer(_metadata, &self->e, BUF_FIRST, &self->buf,
+			 &self->cpu, self->pattern);
 	ASSERT_EQ(0, imp_counters(self->e.impfd, &c0));
 	h = env_attach(_metadata, &self->e, self->buf,
 		       BAR_DMABUF_IMP_UNMAP_SYNC,
@@ -397,37 +414,34 @@ FIXTURE(watchdog)
 	bool skipped;
 	struct bd_env e;
 	int buf;
-	char old[32];	/* fence_watchdog_ms before the test, "" if unchanged */
+	struct bd_param_saved wd;	/* fence_watchdog_ms */
 };
 
 FIXTURE_SETUP(watchdog)
 {
 	char val[16];
+	int ret;
 
 	self->buf = -1;
-	self->old[0] = '\0';
+	memset(&self->wd, 0, sizeof(self->wd));
 	if (!env_setup(_metadata, &self->e, &self->skipped))
 		return;
-	if (bd_module_param_read(IMP_MODULE, "fence_watchdog_ms", self->old,
-				 sizeof(self->old))) {
-		self->old[0] = '\0';
+	snprintf(val, sizeof(val), "%u", WATCHDOG_MS);
+	ret = bd_param_override(&self->wd, IMP_MODULE, "fence_watchdog_ms",
+				val);
+	if (ret == -ENOENT) {
 		self->skipped = true;
-		SKIP(return, "parameter fence_watchdog_ms of %s not readable",
+		SKIP(return, "%s has no parameter fence_watchdog_ms",
 		     IMP_MODULE);
 	}
-	snprintf(val, sizeof(val), "%u", WATCHDOG_MS);
-	ASSERT_EQ(0, bd_module_param_write(IMP_MODULE, "fence_watchdog_ms",
-					   val));
+	ASSERT_EQ(0, ret) TH_LOG("fence_watchdog_ms: %s", strerror(-ret));
 	self->buf = bd_env_export(&self->e, BUF_FIRST, BUF_PAGES);
 	ASSERT_LE(0, self->buf) TH_LOG("%s", self->e.why);
 }
 
 FIXTURE_TEARDOWN(watchdog)
 {
-	if (self->old[0])
-		EXPECT_EQ(0, bd_module_param_write(IMP_MODULE,
-						   "fence_watchdog_ms",
-						   self->old));
+	EXPECT_EQ(0, bd_param_restore(&self->wd));
 	bd_close(&self->buf);
 	bd_env_close(&self->e);
 }
@@ -518,7 +532,7 @@ FIXTURE(swdev)
 	int buf;
 	char ko[PATH_MAX];
 	char imp_params[512];	/* the importer's parameters before */
-	char p2p_old[16];	/* allow_unproven_p2p before, "" if unchanged */
+	struct bd_param_saved p2p;	/* bar_dmabuf's allow_unproven_p2p */
 };
 
 /* "bdf=X fence_watchdog_ms=Y" of the loaded importer, "(null)" left out. */
@@ -555,7 +569,7 @@ FIXTURE_SETUP(swdev)
 	self->e.impfd = -1;
 	self->e.devfd = -1;
 	self->e.kfd = -1;
-	self->p2p_old[0] = '\0';
+	memset(&self->p2p, 0, sizeof(self->p2p));
 	if (why) {
 		self->skipped = true;
 		SKIP(return, "%s", why);
@@ -572,16 +586,9 @@ FIXTURE_SETUP(swdev)
 		SKIP(return, "parameters of the loaded %s not readable",
 		     IMP_MODULE);
 	}
-	if (bd_param_read("allow_unproven_p2p", self->p2p_old,
-			  sizeof(self->p2p_old))) {
-		self->p2p_old[0] = '\0';
-		self->skipped = true;
-		SKIP(return, "parameter allow_unproven_p2p not readable");
-	}
 	/* The importer can go only if nothing holds one of its fences. */
 	ret = bd_module_unload(IMP_MODULE);
 	if (ret) {
-		self->p2p_old[0] = '\0';
 		self->skipped = true;
 		SKIP(return, "%s cannot be unloaded now: %s", IMP_MODULE,
 		     strerror(-ret));
@@ -604,9 +611,7 @@ FIXTURE_TEARDOWN(swdev)
 
 	bd_close(&self->buf);
 	bd_env_close(&self->e);
-	if (self->p2p_old[0])
-		EXPECT_EQ(0, bd_param_write("allow_unproven_p2p",
-					    self->p2p_old));
+	EXPECT_EQ(0, bd_param_restore(&self->p2p));
 	if (!self->unloaded)
 		return;
 	/*
@@ -654,12 +659,14 @@ TEST_F_TIMEOUT(swdev, software_device_imports_when_allowed, 180)
 	EXPECT_TRUE(!val[0] || !strcmp(val, "(null)")) TH_LOG("bdf=%s", val);
 
 	/* Unprovable path: refused unless the administrator allows it. */
-	ASSERT_EQ(0, bd_param_write("allow_unproven_p2p", "0"));
+	ASSERT_EQ(0, bd_param_override(&self->p2p, "bar_dmabuf",
+				       "allow_unproven_p2p", "0"));
 	EXPECT_EQ(-EXDEV, imp_attach(self->e.impfd, self->buf, 0, &h));
 	if (self->e.kfd >= 0)
 		EXPECT_EQ(1, bd_kmsg_wait(self->e.kfd, "allow_unproven_p2p",
 					  line, sizeof(line), EVENT_MS));
-	ASSERT_EQ(0, bd_param_write("allow_unproven_p2p", "1"));
+	ASSERT_EQ(0, bd_param_override(&self->p2p, "bar_dmabuf",
+				       "allow_unproven_p2p", "1"));
 	h = env_attach(_metadata, &self->e, self->buf,
 		       BAR_DMABUF_IMP_UNMAP_WORKER, 0, WINDOW_MS, true);
 	ASSERT_EQ(0, imp_map(self->e.impfd, h, &len));

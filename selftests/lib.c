@@ -1169,13 +1169,3 @@ int bd_module_param_read(const char *module, const char *param, char *buf,
 		buf[--n] = '\0';
 	return 0;
 }
-
-int bd_module_param_write(const char *module, const char *param,
-			  const char *val)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "/sys/module/%s/parameters/%s", module,
-		 param);
-	return bd_write_file(path, val);
-}

@@ -408,12 +408,10 @@ int bd_module_load(const char *path, const char *params);
 int bd_module_unload(const char *name);
 
 /*
- * Read or write parameter @param of any module @module (sysfs); the value
- * read goes to @buf without its newline. 0 or -errno.
+ * Read parameter @param of any module @module (sysfs) into @buf, without
+ * its newline (bd_param_override() changes one). 0 or -errno.
  */
 int bd_module_param_read(const char *module, const char *param, char *buf,
 			 size_t len);
-int bd_module_param_write(const char *module, const char *param,
-			  const char *val);
 
 #endif /* BAR_DMABUF_SELFTEST_LIB_H */
