@@ -17,11 +17,20 @@
  *
  * Either way an sg entry never reaches 4 GiB (sg_dma_len() is 32 bits);
  * long ranges are split. Unmap undoes exactly what map did: the helper's
- * table goes back to the helper, ours is unmapped entry by entry.
+ * table goes back to the helper, ours is unmapped entry by entry, each
+ * entry being one dma_map_resource() of its own.
+ *
+ * The helper (7.2) splits a long range only in the table: through an
+ * IOMMU DMA domain it maps one IOVA range and frees it whole, which is
+ * right; without one (no IOMMU, iommu.passthrough=1) it maps the range
+ * with one dma_map_phys() and dma_buf_free_sgt() unmaps it entry by
+ * entry, which DMA-API debug reports as a size mismatch. A buffer longer
+ * than one entry goes to the helper only in the first case.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/dma-mapping.h>
+#include <linux/iommu.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 
@@ -29,6 +38,23 @@
 
 /* largest sg entry: page aligned and below 4 GiB */
 #define BAR_DMABUF_MAX_SEG	((size_t)ALIGN_DOWN(UINT_MAX, PAGE_SIZE))
+
+/*
+ * Does the kernel's helper map @buf for @dev the way its free unmaps it?
+ * Always for a buffer of one sg entry; for a longer one only when @dev
+ * translates through an IOMMU DMA domain (see the top of this file). The
+ * domain type stays while the importer's driver is bound.
+ */
+static bool bar_dmabuf_p2p_helper_unmaps_whole(struct bar_dmabuf_buf *buf,
+					       struct device *dev)
+{
+	struct iommu_domain *domain;
+
+	if (buf->size <= BAR_DMABUF_MAX_SEG)
+		return true;
+	domain = iommu_get_domain_for_dev(dev);
+	return domain && iommu_is_dma_domain(domain);
+}
 
 /**
  * bar_dmabuf_p2p_attach() - choose how @battach's mappings are made
@@ -48,7 +74,8 @@ int bar_dmabuf_p2p_attach(struct bar_dmabuf_buf *buf,
 	battach->path = BAR_DMABUF_PATH_RESOURCE;
 	if (bar_dmabuf_compat_p2p_distance(bdev->pdev, dev) >= 0) {
 		if (BAR_DMABUF_COMPAT_P2P_HELPERS && provider &&
-		    buf->nr_ranges <= BAR_DMABUF_COMPAT_P2P_HELPER_MAX_RANGES)
+		    buf->nr_ranges <= BAR_DMABUF_COMPAT_P2P_HELPER_MAX_RANGES &&
+		    bar_dmabuf_p2p_helper_unmaps_whole(buf, dev))
 			battach->path = BAR_DMABUF_PATH_HELPER;
 		return 0;
 	}
