@@ -535,29 +535,8 @@ FIXTURE(swdev)
 	struct bd_param_saved p2p;	/* bar_dmabuf's allow_unproven_p2p */
 };
 
-/* "bdf=X fence_watchdog_ms=Y" of the loaded importer, "(null)" left out. */
-static int imp_saved_params(char *buf, size_t len)
-{
-	static const char * const names[] = { "bdf", "fence_watchdog_ms" };
-	size_t used = 0;
-	unsigned int i;
-
-	buf[0] = '\0';
-	for (i = 0; i < ARRAY_SIZE(names); i++) {
-		char val[256];
-
-		if (bd_module_param_read(IMP_MODULE, names[i], val,
-					 sizeof(val)))
-			return -ENOENT;
-		if (!strcmp(val, "(null)") || !val[0])
-			continue;
-		used += snprintf(buf + used, len - used, "%s%s=%s",
-				 used ? " " : "", names[i], val);
-		if (used >= len)
-			return -ENOSPC;
-	}
-	return 0;
-}
+/* The importer's parameters, saved to load it again as it was. */
+static const char * const imp_param_names[] = { "bdf", "fence_watchdog_ms" };
 
 FIXTURE_SETUP(swdev)
 {
@@ -579,7 +558,10 @@ FIXTURE_SETUP(swdev)
 		SKIP(return, "%s.ko is not in modules.dep (make install or dkms)",
 		     IMP_MODULE);
 	}
-	if (imp_saved_params(self->imp_params, sizeof(self->imp_params)) ||
+	if (bd_module_params_string(IMP_MODULE, imp_param_names,
+				    ARRAY_SIZE(imp_param_names),
+				    self->imp_params,
+				    sizeof(self->imp_params)) ||
 	    bd_module_param_read(IMP_MODULE, "fence_watchdog_ms", wd,
 				 sizeof(wd))) {
 		self->skipped = true;

@@ -1169,3 +1169,25 @@ int bd_module_param_read(const char *module, const char *param, char *buf,
 		buf[--n] = '\0';
 	return 0;
 }
+
+int bd_module_params_string(const char *module, const char *const *names,
+			    unsigned int nr, char *buf, size_t len)
+{
+	size_t used = 0;
+	unsigned int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < nr; i++) {
+		char val[256];
+
+		if (bd_module_param_read(module, names[i], val, sizeof(val)))
+			return -ENOENT;
+		if (!val[0] || !strcmp(val, "(null)"))
+			continue;
+		used += snprintf(buf + used, len - used, "%s%s=%s",
+				 used ? " " : "", names[i], val);
+		if (used >= len)
+			return -ENOSPC;
+	}
+	return 0;
+}

@@ -414,4 +414,12 @@ int bd_module_unload(const char *name);
 int bd_module_param_read(const char *module, const char *param, char *buf,
 			 size_t len);
 
+/*
+ * "name=value ..." of the @nr parameters @names of the loaded module
+ * @module, for loading it again as it was; unset strings ("(null)") are
+ * left out. 0, -ENOENT if one is unreadable, -ENOSPC if @len is too small.
+ */
+int bd_module_params_string(const char *module, const char *const *names,
+			    unsigned int nr, char *buf, size_t len);
+
 #endif /* BAR_DMABUF_SELFTEST_LIB_H */
