@@ -22,10 +22,11 @@
 # install: `dkms install` of that build, then check that every module the
 #   rig's own build made (RIG_BUILD_DIR, else bar_dmabuf and
 #   bar_dmabuf_importer) is in install/<release>/updates/dkms/ with this
-#   kernel's vermagic, that `dkms status` says installed, and that nothing
-#   appeared in the host's (or the chroot's) /var/lib/dkms, /usr/src or
-#   /lib/modules/<release>. The guest then loads these files (check.sh
-#   hands the directory to make-initramfs.sh as RIG_DKMS_INSTALL).
+#   kernel's vermagic and that `dkms status` says installed. The guest then
+#   loads these files (check.sh hands the directory to make-initramfs.sh as
+#   RIG_DKMS_INSTALL).
+# Both fail if anything appeared meanwhile in the host's (the chroot's for
+# sid) /var/lib/dkms, /usr/src/<name>-<version> or /lib/modules/<release>.
 
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # shellcheck source=rig/lib.sh
@@ -68,8 +69,21 @@ dkms() {
 	fi
 }
 
+# host_untouched STAMP: nothing in the host's (the chroot's for sid) dkms
+# places changed since STAMP; dkms is told to use the private trees only.
+host_untouched() {
+	local touched
+	touched=$(find "$sysroot/var/lib/dkms" "$sysroot/usr/src/$name-$ver" \
+		"$sysroot/lib/modules/$KREL/updates" "$sysroot/lib/modules/$KREL/modules.dep" \
+		-newer "$1" 2>/dev/null || true)
+	[ -z "$touched" ] && return 0
+	say "dkms-$mode" "$alias: dkms wrote outside $base: $(echo "$touched" | tr '\n' ' ')"
+	return 1
+}
+
 dkms_build() {
 	rm -rf "$base/source" "$base/tree" "$base/install" "$base"/mok.*
+	touch "$base/build.stamp"
 	mkdir -p "$base/source/$name-$ver" "$base/tree" "$base/install"
 	tar -C "$TREE_DIR" --exclude=.git --exclude='*.o' --exclude='*.ko' --exclude='*.mod*' \
 		--exclude='*.cmd' --exclude=./compat/generated -cf - . |
@@ -82,6 +96,7 @@ dkms_build() {
 		die "dkms build failed for $KREL"
 	fi
 	find "$base/tree" -name '*.ko*' -printf '    dkms built %P\n' >&2
+	host_untouched "$base/build.stamp" || die "dkms build for $KREL wrote outside its private trees"
 }
 
 # The modules a plain `make` of the tree built: dkms must install each.
@@ -94,7 +109,7 @@ expected_modules() {
 }
 
 dkms_install() {
-	local lib=$base/install/$KREL stamp touched st m f vm bad=0
+	local lib=$base/install/$KREL stamp st m f vm bad=0
 	[ -d "$base/tree/$name/$ver/$KREL" ] ||
 		die "no dkms build of $name/$ver for $KREL in $base (run dkms-build.sh $alias build first)"
 	rm -rf "$base/install"
@@ -127,13 +142,7 @@ dkms_install() {
 		say dkms-install "$alias: dkms status does not say installed"
 		bad=1
 	fi
-	touched=$(find "$sysroot/var/lib/dkms" "$sysroot/usr/src/$name-$ver" \
-		"$sysroot/lib/modules/$KREL/updates" "$sysroot/lib/modules/$KREL/modules.dep" \
-		-newer "$stamp" 2>/dev/null || true)
-	if [ -n "$touched" ]; then
-		say dkms-install "$alias: dkms wrote outside $base: $(echo "$touched" | tr '\n' ' ')"
-		bad=1
-	fi
+	host_untouched "$stamp" || bad=1
 	[ "$bad" = 0 ] || die "dkms install for $KREL is not what a user would get"
 	say dkms-install "$alias: ok: $(expected_modules | tr '\n' ' ')in $lib/updates/dkms"
 }
