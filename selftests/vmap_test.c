@@ -40,6 +40,7 @@
 #define BUF_PAGES	4
 #define BUF_FIRST	32	/* first page of the test buffers in the BAR */
 #define BUF_LEN		(BUF_PAGES * BD_PAGE)
+#define DRIVER_DIR	"/sys/bus/pci/drivers/bar_dmabuf"
 
 /* ---- the importer's vmap commands ---- */
 
@@ -97,6 +98,22 @@ static bool vm_expected(void)
 	return major > 6 || (major == 6 && minor >= 2);
 }
 
+/* Bind @bdf to bar_dmabuf again and wait for its node; 0 or -errno. */
+static int vm_rebind(const char *bdf)
+{
+	char drv[64], node[128];
+
+	if (bd_driver_of(bdf, drv, sizeof(drv)) == 0 && !drv[0])
+		bd_write_file(DRIVER_DIR "/bind", bdf);
+	snprintf(node, sizeof(node), BD_DEV_DIR "/%s", bdf);
+	return bd_wait_path(node, true, 30000);
+}
+
+static int vm_unbind(void *bdf)
+{
+	return bd_write_file(DRIVER_DIR "/unbind", bdf);
+}
+
 /* A pattern that differs per @seed, so a stale read can't pass. */
 static void vm_fill(unsigned char *p, size_t len, unsigned int seed)
 {
@@ -111,6 +128,7 @@ static void vm_fill(unsigned char *p, size_t len, unsigned int seed)
 FIXTURE(vm)
 {
 	bool skipped;
+	bool unbound;		/* a test unbound the device */
 	struct bd_env e;
 	int buf;
 	unsigned char *cpu;	/* mmap of @buf */
@@ -146,7 +164,10 @@ FIXTURE_TEARDOWN(vm)
 	if (self->cpu != MAP_FAILED)
 		munmap(self->cpu, BUF_LEN);
 	bd_close(&self->buf);
+	/* The importer first: its close vunmaps, which lets an unbind end. */
 	bd_env_close(&self->e);
+	if (self->unbound)
+		vm_rebind(self->e.bdf);
 }
 
 /* The kernel log has no warning or other sign of trouble since last time. */
@@ -334,6 +355,50 @@ TEST_F_TIMEOUT(vm, importer_close_ends_vmap, 120)
 	ASSERT_TRUE(bd_async_wait(&ar.a, RETURN_MS));
 	bd_async_join(&ar.a);
 	EXPECT_EQ(0, ar.a.ret);
+	vm_check_kmsg(_metadata, &self->e);
+}
+
+/*
+ * Rules 8 and 10: a removal (driver unbind) with a vmap outstanding never
+ * gives up: it waits past any timeout, the BAR still reads through the
+ * vmap meanwhile, and it completes after the vunmap. The buffer is then
+ * dead: no vmap, even after the device is bound again.
+ */
+TEST_F_TIMEOUT(vm, unbind_waits_for_vunmap, 180)
+{
+	unsigned char got[256];
+	struct bd_async way;
+	__u32 h = 0, h2 = 0;
+	__u64 vunmap_ns;
+	int devfd;
+
+	if (vm_no_vmap(_metadata, self->skipped))
+		return;
+	ASSERT_EQ(0, vm_vmap(self->e.impfd, self->buf, &h, NULL));
+	self->unbound = true;
+	ASSERT_EQ(0, bd_async_start(&way, vm_unbind, (void *)self->e.bdf));
+	ASSERT_FALSE(bd_async_wait(&way, BLOCKED_MS))
+		TH_LOG("unbind returned %d with a vmap outstanding", way.ret);
+	EXPECT_EQ(-EINVAL, vm_vmap(self->e.impfd, self->buf, &h2, NULL));
+	ASSERT_EQ(0, vm_rw(self->e.impfd, h, false, 0, got, sizeof(got)));
+	EXPECT_EQ(0, memcmp(got, self->want, sizeof(got)));
+	EXPECT_FALSE(bd_async_wait(&way, 0));
+
+	vunmap_ns = bd_now_ns();
+	ASSERT_EQ(0, vm_vunmap(self->e.impfd, h));
+	ASSERT_TRUE(bd_async_wait(&way, RETURN_MS));
+	bd_async_join(&way);
+	EXPECT_EQ(0, way.ret);
+	EXPECT_LE(vunmap_ns, way.end_ns);
+
+	/* Dead for good: rebinding makes a new device, not this buffer. */
+	ASSERT_EQ(0, vm_rebind(self->e.bdf));
+	self->unbound = false;
+	devfd = bd_open_dev(self->e.bdf);
+	ASSERT_LE(0, devfd);
+	EXPECT_EQ(-ENODEV, bd_restore(devfd, self->buf, 0, NULL));
+	close(devfd);
+	EXPECT_EQ(-EINVAL, vm_vmap(self->e.impfd, self->buf, &h2, NULL));
 	vm_check_kmsg(_metadata, &self->e);
 }
 
