@@ -315,7 +315,8 @@ static void bar_dmabuf_release(struct dma_buf *dmabuf)
  * dead, separate ranges, or a kernel without a safe switch). A failing
  * vmap op would WARN in dma_buf_vmap(); without the op the core returns
  * -EINVAL cleanly. The revoked table keeps .vunmap: a vmap made before the
- * revoke is still handed back through it.
+ * revoke is still handed back through it. Keep the two in step: any other
+ * op added to one belongs in both.
  *
  * bar_dmabuf_set_revoked() switches dmabuf->ops under the resv lock, which
  * dma_buf_vmap() and dma_buf_vunmap() hold for their whole run on the
