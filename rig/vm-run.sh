@@ -16,6 +16,8 @@
 #   BAR_DMABUF_HOSTFILE_CHECK, BAR_DMABUF_HOSTFILE
 #                            /rig/hostfile-check: `... OFFSET HEXBYTES` has
 #                            the host compare ivshmem0's BAR2 backing file
+#   BAR_DMABUF_P2PDMA        y|n: the kernel has CONFIG_PCI_P2PDMA (the
+#                            rig's CPU model makes its path provable)
 #   RIG_KERNEL               the KERNEL alias
 # The selftests are in /selftests. Without GUEST_SCRIPT: list the PCI devices.
 #
