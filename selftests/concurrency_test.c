@@ -21,6 +21,7 @@
 
 #include "kselftest_harness.h"
 #include "lib.h"
+#include "harness_env.h"
 
 #define THREADS		6
 #define SLOTS		8
@@ -356,13 +357,8 @@ FIXTURE(stress)
 
 FIXTURE_SETUP(stress)
 {
-	int ret = bd_env_open(&self->e, true, AREA_PAGES * BD_PAGE);
-
-	if (ret > 0) {
-		self->skipped = true;
-		SKIP(return, "%s", self->e.why);
-	}
-	ASSERT_EQ(0, ret) TH_LOG("%s", self->e.why);
+	bd_fixture_open(_metadata, &self->e, AREA_PAGES * BD_PAGE,
+			&self->skipped);
 }
 
 FIXTURE_TEARDOWN(stress)
@@ -383,7 +379,6 @@ TEST_F_TIMEOUT(stress, random_ops_then_counters_balance, 600)
 	struct shared *sh;
 	const char *ms_env = bd_env("BAR_DMABUF_STRESS_MS");
 	unsigned int i, ms = ms_env ? atoi(ms_env) : 8000;
-	char line[512];
 	int impfd;
 
 	if (self->skipped)
@@ -450,10 +445,7 @@ TEST_F_TIMEOUT(stress, random_ops_then_counters_balance, 600)
 
 	/* The device still works and the kernel log is clean. */
 	EXPECT_EQ(0, bd_info(self->e.devfd, &self->e.info));
-	if (self->e.kfd >= 0)
-		EXPECT_EQ(0, bd_kmsg_find_problem(self->e.kfd, line,
-						  sizeof(line)))
-			TH_LOG("kernel log: %s", line);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 	pthread_mutex_destroy(&sh->lock);
 	free(sh);
 }

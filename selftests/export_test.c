@@ -26,6 +26,7 @@
 
 #include "kselftest_harness.h"
 #include "lib.h"
+#include "harness_env.h"
 
 /* Check that @devfd still exports one page of @bar, as after every bad input. */
 static int still_exports(int devfd, int bar)
@@ -583,21 +584,14 @@ FIXTURE(imp)
 
 FIXTURE_SETUP(imp)
 {
-	int ret;
-
 	self->buf = -1;
-	ret = bd_env_open(&self->e, true, 64 * BD_PAGE);
-	if (ret > 0) {
-		self->skipped = true;
-		SKIP(return, "%s", self->e.why);
-	}
-	ASSERT_EQ(0, ret) TH_LOG("%s", self->e.why);
+	if (!bd_fixture_open(_metadata, &self->e, 64 * BD_PAGE,
+			     &self->skipped))
+		return;
 	self->buf = bd_env_export(&self->e, 0, 16);
 	ASSERT_LE(0, self->buf) TH_LOG("%s", self->e.why);
-	ASSERT_EQ(0, bd_env_attach(&self->e, self->buf,
-				   BAR_DMABUF_IMP_UNMAP_WORKER, 0, 0, true,
-				   &self->h))
-		TH_LOG("%s", self->e.why);
+	self->h = bd_fixture_attach(_metadata, &self->e, self->buf,
+				    BAR_DMABUF_IMP_UNMAP_WORKER, 0, 0, true);
 }
 
 FIXTURE_TEARDOWN(imp)
@@ -711,9 +705,8 @@ TEST_F(imp, data_two_ranges_by_dma)
 	ASSERT_EQ(0, bd_export(self->e.devfd, self->e.bar, r, 2,
 			       O_RDWR | O_CLOEXEC, &buf, &len));
 	ASSERT_EQ(2 * BD_PAGE, len);
-	ASSERT_EQ(0, bd_env_attach(&self->e, buf, BAR_DMABUF_IMP_UNMAP_WORKER,
-				   0, 0, true, &h))
-		TH_LOG("%s", self->e.why);
+	h = bd_fixture_attach(_metadata, &self->e, buf,
+			      BAR_DMABUF_IMP_UNMAP_WORKER, 0, 0, true);
 	cpu = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, buf, 0);
 	ASSERT_NE(MAP_FAILED, cpu);
 
@@ -966,16 +959,12 @@ FIXTURE(two)
 FIXTURE_SETUP(two)
 {
 	const char *bdf2 = bd_env("BAR_DMABUF_BDF2");
-	int ret;
 
 	self->dev2 = -1;
 	self->buf2 = -1;
-	ret = bd_env_open(&self->e, true, 64 * BD_PAGE);
-	if (ret > 0) {
-		self->skipped = true;
-		SKIP(return, "%s", self->e.why);
-	}
-	ASSERT_EQ(0, ret) TH_LOG("%s", self->e.why);
+	if (!bd_fixture_open(_metadata, &self->e, 64 * BD_PAGE,
+			     &self->skipped))
+		return;
 	if (!bdf2) {
 		self->skipped = true;
 		SKIP(return, "BAR_DMABUF_BDF2 not set (a second device)");
@@ -1003,7 +992,7 @@ FIXTURE_TEARDOWN(two)
 TEST_F_TIMEOUT(two, devices_are_independent, 120)
 {
 	struct bar_dmabuf_info info2;
-	__u32 h1, h2, nr = 0;
+	__u32 h2, nr = 0;
 	__u64 t0;
 	int buf1, bar2;
 
@@ -1021,12 +1010,10 @@ TEST_F_TIMEOUT(two, devices_are_independent, 120)
 	EXPECT_EQ(-EINVAL, bd_restore(self->e.devfd, self->buf2, 0, NULL));
 
 	/* Device 2's importer never unmaps; device 1's revoke-all ignores it. */
-	ASSERT_EQ(0, bd_env_attach(&self->e, self->buf2,
-				   BAR_DMABUF_IMP_UNMAP_NEVER, 0, 0, true, &h2))
-		TH_LOG("%s", self->e.why);
-	ASSERT_EQ(0, bd_env_attach(&self->e, buf1, BAR_DMABUF_IMP_UNMAP_SYNC,
-				   0, 0, true, &h1))
-		TH_LOG("%s", self->e.why);
+	h2 = bd_fixture_attach(_metadata, &self->e, self->buf2,
+			       BAR_DMABUF_IMP_UNMAP_NEVER, 0, 0, true);
+	bd_fixture_attach(_metadata, &self->e, buf1, BAR_DMABUF_IMP_UNMAP_SYNC,
+			  0, 0, true);
 	t0 = bd_now_ns();
 	EXPECT_EQ(0, bd_revoke(self->e.devfd, -1, BAR_DMABUF_ALL_BUFFERS, 30000,
 			       &nr));

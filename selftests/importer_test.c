@@ -36,6 +36,7 @@
 
 #include "kselftest_harness.h"
 #include "lib.h"
+#include "harness_env.h"
 
 /* Generous deadlines: TCG and KASAN make everything slow. */
 #define EVENT_MS	10000	/* an event that must come */
@@ -55,47 +56,13 @@
 #define BUF_FIRST	96
 #define BUF_PAGES	4
 #define HOSTFILE_PAGE	(BUF_FIRST + 2 * BUF_PAGES)
+#define BAR_MIN		((HOSTFILE_PAGE + BUF_PAGES) * BD_PAGE)
 
 #define IMP_MODULE	"bar_dmabuf_importer"
 #define IMP_PARAMS	"/sys/module/" IMP_MODULE "/parameters/"
 
 /* What a write after invalidate puts at offset 0 (importer uapi). */
 static const char violation_bytes[4] = { 'B', 'A', 'D', '!' };
-
-static bool env_setup(struct __test_metadata *_metadata, struct bd_env *e,
-		      bool *skipped)
-{
-	int ret = bd_env_open(e, true, (HOSTFILE_PAGE + BUF_PAGES) * BD_PAGE);
-
-	if (ret > 0) {
-		*skipped = true;
-		SKIP(return false, "%s", e->why);
-	}
-	ASSERT_EQ(0, ret) TH_LOG("%s", e->why);
-	return true;
-}
-
-static __u32 env_attach(struct __test_metadata *_metadata, struct bd_env *e,
-			int buf, __u32 mode, __u32 bflags, __u32 window_ms,
-			bool map)
-{
-	__u32 h = 0;
-
-	ASSERT_EQ(0, bd_env_attach(e, buf, mode, bflags, window_ms, map, &h))
-		TH_LOG("%s", e->why);
-	return h;
-}
-
-static void env_check_kmsg(struct __test_metadata *_metadata,
-			   struct bd_env *e)
-{
-	char line[512];
-
-	if (e->kfd < 0)
-		return;
-	EXPECT_EQ(0, bd_kmsg_find_problem(e->kfd, line, sizeof(line)))
-		TH_LOG("kernel log: %s", line);
-}
 
 static void fill(unsigned char *p, size_t len, unsigned int seed)
 {
@@ -211,7 +178,7 @@ FIXTURE_SETUP(violation)
 {
 	self->buf = -1;
 	self->cpu = MAP_FAILED;
-	env_setup(_metadata, &self->e, &self->skipped);
+	bd_fixture_open(_metadata, &self->e, BAR_MIN, &self->skipped);
 }
 
 /*
@@ -269,9 +236,10 @@ TEST_F_TIMEOUT(violation, write_lands_while_mapping_valid, 120)
 	violation_buffer(_metadata, &self->e, HOSTFILE_PAGE, &self->buf,
 			 &self->cpu, self->pattern);
 	ASSERT_EQ(0, imp_counters(self->e.impfd, &c0));
-	h = env_attach(_metadata, &self->e, self->buf,
-		       BAR_DMABUF_IMP_UNMAP_WORKER,
-		       BAR_DMABUF_IMP_WRITE_AFTER_INVALIDATE, WINDOW_MS, true);
+	h = bd_fixture_attach(_metadata, &self->e, self->buf,
+			      BAR_DMABUF_IMP_UNMAP_WORKER,
+			      BAR_DMABUF_IMP_WRITE_AFTER_INVALIDATE,
+			      WINDOW_MS, true);
 
 	ASSERT_EQ(0, bd_async_revoke_start(&ar, self->e.devfd, self->buf, 0,
 					   60000));
@@ -342,7 +310,7 @@ TEST_F_TIMEOUT(violation, write_lands_while_mapping_valid, 120)
 	if (bd_env("BAR_DMABUF_HOSTFILE_CHECK"))
 		EXPECT_EQ(0, bd_hostfile_check(HOSTFILE_PAGE * BD_PAGE,
 					       "42414421"));
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /*
@@ -371,9 +339,9 @@ TEST_F_TIMEOUT(violation, write_after_sync_unmap_faults, 120)
 	violation_buffer(_metadata, &self->e, BUF_FIRST, &self->buf,
 			 &self->cpu, self->pattern);
 	ASSERT_EQ(0, imp_counters(self->e.impfd, &c0));
-	h = env_attach(_metadata, &self->e, self->buf,
-		       BAR_DMABUF_IMP_UNMAP_SYNC,
-		       BAR_DMABUF_IMP_WRITE_AFTER_INVALIDATE, 0, true);
+	h = bd_fixture_attach(_metadata, &self->e, self->buf,
+			      BAR_DMABUF_IMP_UNMAP_SYNC,
+			      BAR_DMABUF_IMP_WRITE_AFTER_INVALIDATE, 0, true);
 	ASSERT_EQ(0, bd_revoke(self->e.devfd, self->buf, 0, 60000, NULL));
 	ASSERT_EQ(0, imp_wait_event(self->e.impfd, h,
 				    BAR_DMABUF_IMP_EV_VIOLATION, 1, EVENT_MS,
@@ -404,7 +372,7 @@ TEST_F_TIMEOUT(violation, write_after_sync_unmap_faults, 120)
 	memcpy(back, self->cpu, sizeof(back));
 	EXPECT_EQ(0, memcmp(self->pattern, back, sizeof(back)))
 		TH_LOG("BAR reads %.4s after a faulted write", back);
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /* ------------------------------------------------------------------ */
@@ -424,7 +392,7 @@ FIXTURE_SETUP(watchdog)
 
 	self->buf = -1;
 	memset(&self->wd, 0, sizeof(self->wd));
-	if (!env_setup(_metadata, &self->e, &self->skipped))
+	if (!bd_fixture_open(_metadata, &self->e, BAR_MIN, &self->skipped))
 		return;
 	snprintf(val, sizeof(val), "%u", WATCHDOG_MS);
 	ret = bd_param_override(&self->wd, IMP_MODULE, "fence_watchdog_ms",
@@ -467,8 +435,8 @@ TEST_F_TIMEOUT(watchdog, held_fence_expires_and_releases_revoke, 120)
 		return;
 	ASSERT_EQ(0, imp_counters(self->e.impfd, &c0));
 	/* SYNC unmap: only the held fence can hold the revoke. */
-	h = env_attach(_metadata, &self->e, self->buf,
-		       BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true);
+	h = bd_fixture_attach(_metadata, &self->e, self->buf,
+			      BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true);
 	ASSERT_EQ(0, imp_submit(self->e.impfd, h, BAR_DMABUF_IMP_JOB_HOLD,
 				BAR_DMABUF_IMP_USAGE_WRITE, 0, 256, NULL, 0,
 				&job, NULL));
@@ -519,7 +487,7 @@ TEST_F_TIMEOUT(watchdog, held_fence_expires_and_releases_revoke, 120)
 	if (self->e.kfd >= 0)
 		EXPECT_EQ(1, bd_kmsg_wait(self->e.kfd, "never signalled", line,
 					  sizeof(line), EVENT_MS));
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /* ------------------------------------------------------------------ */
@@ -580,7 +548,7 @@ FIXTURE_SETUP(swdev)
 	ret = bd_module_load(self->ko, params);
 	ASSERT_EQ(0, ret) TH_LOG("load %s without bdf=: %s", IMP_MODULE,
 				 strerror(-ret));
-	if (!env_setup(_metadata, &self->e, &self->skipped))
+	if (!bd_fixture_open(_metadata, &self->e, BAR_MIN, &self->skipped))
 		return;
 	self->buf = bd_env_export(&self->e, BUF_FIRST, BUF_PAGES);
 	ASSERT_LE(0, self->buf) TH_LOG("%s", self->e.why);
@@ -649,8 +617,8 @@ TEST_F_TIMEOUT(swdev, software_device_imports_when_allowed, 180)
 					  line, sizeof(line), EVENT_MS));
 	ASSERT_EQ(0, bd_param_override(&self->p2p, "bar_dmabuf",
 				       "allow_unproven_p2p", "1"));
-	h = env_attach(_metadata, &self->e, self->buf,
-		       BAR_DMABUF_IMP_UNMAP_WORKER, 0, WINDOW_MS, true);
+	h = bd_fixture_attach(_metadata, &self->e, self->buf,
+			      BAR_DMABUF_IMP_UNMAP_WORKER, 0, WINDOW_MS, true);
 	ASSERT_EQ(0, imp_map(self->e.impfd, h, &len));
 	EXPECT_EQ(BUF_PAGES * BD_PAGE, len);
 	ASSERT_EQ(0, imp_counters(self->e.impfd, &c0));
@@ -716,7 +684,7 @@ TEST_F_TIMEOUT(swdev, software_device_imports_when_allowed, 180)
 			     sizeof(in)));
 	EXPECT_EQ(0, memcmp(out, in, sizeof(in)));
 	munmap(cpu, BUF_PAGES * BD_PAGE);
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /* ------------------------------------------------------------------ */
@@ -732,12 +700,12 @@ FIXTURE(bad)
 FIXTURE_SETUP(bad)
 {
 	self->buf = -1;
-	if (!env_setup(_metadata, &self->e, &self->skipped))
+	if (!bd_fixture_open(_metadata, &self->e, BAR_MIN, &self->skipped))
 		return;
 	self->buf = bd_env_export(&self->e, BUF_FIRST, BUF_PAGES);
 	ASSERT_LE(0, self->buf) TH_LOG("%s", self->e.why);
-	self->h = env_attach(_metadata, &self->e, self->buf,
-			     BAR_DMABUF_IMP_UNMAP_WORKER, 0, 0, false);
+	self->h = bd_fixture_attach(_metadata, &self->e, self->buf,
+				    BAR_DMABUF_IMP_UNMAP_WORKER, 0, 0, false);
 }
 
 FIXTURE_TEARDOWN(bad)
@@ -1112,7 +1080,7 @@ TEST_F_TIMEOUT(bad, two_threads_one_attachment, 180)
 	ASSERT_EQ(0, imp_counters(self->e.impfd, &c1));
 	EXPECT_EQ(c0.out_attachments - 1, c1.out_attachments);
 	EXPECT_EQ(c0.out_mappings, c1.out_mappings);
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 TEST_HARNESS_MAIN

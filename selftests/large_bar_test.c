@@ -38,6 +38,7 @@
 
 #include "kselftest_harness.h"
 #include "lib.h"
+#include "harness_env.h"
 
 #define MIB		(1024ULL * 1024)
 #define GIB		(1024 * MIB)
@@ -202,16 +203,11 @@ FIXTURE_SETUP(large)
 
 FIXTURE_TEARDOWN(large)
 {
-	char line[512];
-
 	/* The importer first: its close unmaps and detaches. */
 	bd_close(&self->impfd);
 	bd_close(&self->buf);
 	bd_close(&self->devfd);
-	if (self->kfd >= 0) {
-		EXPECT_EQ(0, bd_kmsg_find_problem(self->kfd, line, sizeof(line)))
-			TH_LOG("kernel log: %s", line);
-	}
+	bd_fixture_check_kmsg(_metadata, self->kfd);
 	bd_close(&self->kfd);
 }
 

@@ -29,36 +29,14 @@
 
 #include "kselftest_harness.h"
 #include "lib.h"
+#include "harness_env.h"
 
 #define EVENT_MS	10000
 #define RETURN_MS	60000
 #define BLOCKED_MS	500
 #define LATE_MS		600	/* importer B's late-read window */
+#define BAR_MIN		(64 * BD_PAGE)	/* the BAR the fixtures need */
 #define DRIVER_DIR	"/sys/bus/pci/drivers/bar_dmabuf"
-
-static bool env_setup(struct __test_metadata *_metadata, struct bd_env *e,
-		      bool *skipped)
-{
-	int ret = bd_env_open(e, true, 64 * BD_PAGE);
-
-	if (ret > 0) {
-		*skipped = true;
-		SKIP(return false, "%s", e->why);
-	}
-	ASSERT_EQ(0, ret) TH_LOG("%s", e->why);
-	return true;
-}
-
-static void env_check_kmsg(struct __test_metadata *_metadata,
-			   struct bd_env *e)
-{
-	char line[512];
-
-	if (e->kfd < 0)
-		return;
-	EXPECT_EQ(0, bd_kmsg_find_problem(e->kfd, line, sizeof(line)))
-		TH_LOG("kernel log: %s", line);
-}
 
 static char node_path[128];
 
@@ -146,7 +124,7 @@ FIXTURE_SETUP(way)
 
 	self->buf = -1;
 	self->cpu = MAP_FAILED;
-	if (!env_setup(_metadata, &self->e, &self->skipped))
+	if (!bd_fixture_open(_metadata, &self->e, BAR_MIN, &self->skipped))
 		return;
 	if (variant->way == WAY_HOTPLUG && !bd_env("BAR_DMABUF_HOTPLUG")) {
 		self->skipped = true;
@@ -233,17 +211,12 @@ TEST_F_TIMEOUT(way, waits_for_fence_and_unmap, 300)
 	ASSERT_NE(MAP_FAILED, self->cpu);
 	memset(self->cpu, 0xa5, 64);
 
-	ASSERT_EQ(0, bd_env_attach(&self->e, self->buf,
-				   BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true, &ha))
-		TH_LOG("%s", self->e.why);
-	ASSERT_EQ(0, bd_env_attach(&self->e, self->buf,
-				   BAR_DMABUF_IMP_UNMAP_WORKER, 0, LATE_MS,
-				   true, &hb))
-		TH_LOG("%s", self->e.why);
-	ASSERT_EQ(0, bd_env_attach(&self->e, self->buf,
-				   BAR_DMABUF_IMP_UNMAP_ON_REQUEST, 0, 0, true,
-				   &hc))
-		TH_LOG("%s", self->e.why);
+	ha = bd_fixture_attach(_metadata, &self->e, self->buf,
+			       BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true);
+	hb = bd_fixture_attach(_metadata, &self->e, self->buf,
+			       BAR_DMABUF_IMP_UNMAP_WORKER, 0, LATE_MS, true);
+	hc = bd_fixture_attach(_metadata, &self->e, self->buf,
+			       BAR_DMABUF_IMP_UNMAP_ON_REQUEST, 0, 0, true);
 	ASSERT_EQ(0, imp_submit(self->e.impfd, ha, BAR_DMABUF_IMP_JOB_HOLD,
 				BAR_DMABUF_IMP_USAGE_WRITE, 0, 64, NULL, 0,
 				&job, NULL));
@@ -341,7 +314,7 @@ TEST_F_TIMEOUT(way, waits_for_fence_and_unmap, 300)
 		EXPECT_EQ(0, imp_map(self->e.impfd, h2, NULL));
 		close(fresh);
 	}
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /* ------------------------------------------------------------------ */
@@ -356,7 +329,7 @@ FIXTURE(life)
 FIXTURE_SETUP(life)
 {
 	self->buf = -1;
-	if (!env_setup(_metadata, &self->e, &self->skipped))
+	if (!bd_fixture_open(_metadata, &self->e, BAR_MIN, &self->skipped))
 		return;
 	self->buf = bd_env_export(&self->e, 0, 4);
 	ASSERT_LE(0, self->buf) TH_LOG("%s", self->e.why);
@@ -375,16 +348,15 @@ TEST_F(life, revoke_then_close_fd)
 
 	if (self->skipped)
 		return;
-	ASSERT_EQ(0, bd_env_attach(&self->e, self->buf,
-				   BAR_DMABUF_IMP_UNMAP_WORKER, 0, 50, true, &h))
-		TH_LOG("%s", self->e.why);
+	h = bd_fixture_attach(_metadata, &self->e, self->buf,
+			      BAR_DMABUF_IMP_UNMAP_WORKER, 0, 50, true);
 	EXPECT_EQ(0, bd_revoke(self->e.devfd, self->buf, 0, 30000, NULL));
 	bd_close(&self->buf);
 	/* The importer still holds its reference; dropping it is fine too. */
 	EXPECT_EQ(0, imp_detach(self->e.impfd, h));
 	self->buf = bd_env_export(&self->e, 0, 4);
 	EXPECT_LE(0, self->buf);
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /*
@@ -400,9 +372,8 @@ TEST_F_TIMEOUT(life, close_fd_while_revoke_waits, 120)
 
 	if (self->skipped)
 		return;
-	ASSERT_EQ(0, bd_env_attach(&self->e, self->buf,
-				   BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true, &h))
-		TH_LOG("%s", self->e.why);
+	h = bd_fixture_attach(_metadata, &self->e, self->buf,
+			      BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true);
 	ASSERT_EQ(0, imp_submit(self->e.impfd, h, BAR_DMABUF_IMP_JOB_HOLD,
 				BAR_DMABUF_IMP_USAGE_WRITE, 0, 64, NULL, 0,
 				&job, NULL));
@@ -417,7 +388,7 @@ TEST_F_TIMEOUT(life, close_fd_while_revoke_waits, 120)
 	ASSERT_TRUE(bd_async_wait(&ar.a, RETURN_MS));
 	bd_async_join(&ar.a);
 	EXPECT_EQ(0, ar.a.ret);
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /*
@@ -433,9 +404,8 @@ TEST_F_TIMEOUT(life, importer_close_releases_revoke, 120)
 
 	if (self->skipped)
 		return;
-	ASSERT_EQ(0, bd_env_attach(&self->e, self->buf,
-				   BAR_DMABUF_IMP_UNMAP_NEVER, 0, 0, true, &h))
-		TH_LOG("%s", self->e.why);
+	h = bd_fixture_attach(_metadata, &self->e, self->buf,
+			      BAR_DMABUF_IMP_UNMAP_NEVER, 0, 0, true);
 	ASSERT_EQ(0, imp_submit(self->e.impfd, h, BAR_DMABUF_IMP_JOB_HOLD,
 				BAR_DMABUF_IMP_USAGE_WRITE, 0, 64, NULL, 0,
 				&job, NULL));
@@ -451,7 +421,7 @@ TEST_F_TIMEOUT(life, importer_close_releases_revoke, 120)
 	bd_async_join(&ar.a);
 	EXPECT_EQ(0, ar.a.ret);
 	EXPECT_EQ(0, bd_restore(self->e.devfd, self->buf, 0, NULL));
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /*
@@ -469,9 +439,8 @@ TEST_F(life, rmmod_refused_while_buffers_exist)
 
 	if (self->skipped)
 		return;
-	ASSERT_EQ(0, bd_env_attach(&self->e, self->buf,
-				   BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true, &h))
-		TH_LOG("%s", self->e.why);
+	h = bd_fixture_attach(_metadata, &self->e, self->buf,
+			      BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true);
 	bd_close(&self->e.devfd);
 	ret = syscall(SYS_delete_module, "bar_dmabuf", O_NONBLOCK);
 	EXPECT_EQ(-1, ret);
@@ -481,7 +450,7 @@ TEST_F(life, rmmod_refused_while_buffers_exist)
 	ASSERT_LE(0, self->e.devfd);
 	EXPECT_EQ(0, bd_restore(self->e.devfd, self->buf, 0, NULL));
 	EXPECT_EQ(0, imp_map(self->e.impfd, h, NULL));
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /*
@@ -501,9 +470,8 @@ TEST_F_TIMEOUT(life, same_buffer_revoked_from_two_threads, 120)
 
 	if (self->skipped)
 		return;
-	ASSERT_EQ(0, bd_env_attach(&self->e, self->buf,
-				   BAR_DMABUF_IMP_UNMAP_WORKER, 0, 0, true, &h))
-		TH_LOG("%s", self->e.why);
+	h = bd_fixture_attach(_metadata, &self->e, self->buf,
+			      BAR_DMABUF_IMP_UNMAP_WORKER, 0, 0, true);
 	ASSERT_EQ(0, imp_submit(self->e.impfd, h, BAR_DMABUF_IMP_JOB_HOLD,
 				BAR_DMABUF_IMP_USAGE_WRITE, 0, 64, NULL, 0,
 				&job, NULL));
@@ -536,7 +504,7 @@ TEST_F_TIMEOUT(life, same_buffer_revoked_from_two_threads, 120)
 	EXPECT_EQ(0, bd_restore(self->e.devfd, self->buf, 0, &nr));
 	EXPECT_EQ(1, nr);
 	EXPECT_EQ(0, imp_map(self->e.impfd, h, NULL));
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /* ------------------------------------------------------------------ */
@@ -566,7 +534,7 @@ FIXTURE_VARIANT_ADD(race, revoke) {
 
 FIXTURE_SETUP(race)
 {
-	env_setup(_metadata, &self->e, &self->skipped);
+	bd_fixture_open(_metadata, &self->e, BAR_MIN, &self->skipped);
 }
 
 FIXTURE_TEARDOWN(race)
@@ -701,7 +669,7 @@ TEST_F_TIMEOUT(race, with_close_of_the_last_fd, 300)
 	EXPECT_EQ(0, bd_revoke(self->e.devfd, fd, 0, 10000, NULL));
 	EXPECT_EQ(0, bd_restore(self->e.devfd, fd, 0, NULL));
 	close(fd);
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /* ------------------------------------------------------------------ */
@@ -721,7 +689,7 @@ FIXTURE_SETUP(removal)
 
 	self->buf = -1;
 	memset(&self->saved, 0, sizeof(self->saved));
-	if (!env_setup(_metadata, &self->e, &self->skipped))
+	if (!bd_fixture_open(_metadata, &self->e, BAR_MIN, &self->skipped))
 		return;
 	ret = bd_param_override(&self->saved, "bar_dmabuf",
 				"revoke_timeout_ms", "1000");
@@ -760,10 +728,8 @@ TEST_F_TIMEOUT(removal, unbind_waits_past_timeout_and_warns, 120)
 
 	if (self->skipped)
 		return;
-	ASSERT_EQ(0, bd_env_attach(&self->e, self->buf,
-				   BAR_DMABUF_IMP_UNMAP_ON_REQUEST, 0, 0, true,
-				   &h))
-		TH_LOG("%s", self->e.why);
+	h = bd_fixture_attach(_metadata, &self->e, self->buf,
+			      BAR_DMABUF_IMP_UNMAP_ON_REQUEST, 0, 0, true);
 	ASSERT_EQ(0, bd_async_start(&way, way_out, &w));
 	/* The periodic warning of the removal path, naming the importer. */
 	EXPECT_EQ(1, bd_kmsg_wait(self->e.kfd, "removal revoke still waiting",
@@ -782,7 +748,7 @@ TEST_F_TIMEOUT(removal, unbind_waits_past_timeout_and_warns, 120)
 	EXPECT_EQ(0, way.ret);
 	EXPECT_LE(unmap_ns, way.end_ns + BD_UNMAP_STAMP_SLACK_NS);
 	EXPECT_EQ(0, rebind(self->e.bdf));
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 TEST_HARNESS_MAIN

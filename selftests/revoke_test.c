@@ -28,53 +28,14 @@
 
 #include "kselftest_harness.h"
 #include "lib.h"
+#include "harness_env.h"
 
 /* Generous deadlines: TCG and KASAN make everything slow. */
 #define EVENT_MS	10000	/* an event that must come */
 #define RETURN_MS	20000	/* a revoke that must return */
 #define BLOCKED_MS	500	/* "still blocked after several hundred ms" */
 #define BUF_PAGES	4
-
-/*
- * Open the environment for a FIXTURE_SETUP: false (after SKIP) when a
- * device or module is missing, a failed ASSERT on real errors.
- */
-static bool env_setup(struct __test_metadata *_metadata, struct bd_env *e,
-		      bool *skipped)
-{
-	int ret = bd_env_open(e, true, 64 * BD_PAGE);
-
-	if (ret > 0) {
-		*skipped = true;
-		SKIP(return false, "%s", e->why);
-	}
-	ASSERT_EQ(0, ret) TH_LOG("%s", e->why);
-	return true;
-}
-
-/* Attach (and map) with the given behaviour; fails the test on error. */
-static __u32 env_attach(struct __test_metadata *_metadata, struct bd_env *e,
-			int buf, __u32 mode, __u32 bflags, __u32 window_ms,
-			bool map)
-{
-	__u32 h = 0;
-
-	ASSERT_EQ(0, bd_env_attach(e, buf, mode, bflags, window_ms, map, &h))
-		TH_LOG("%s", e->why);
-	return h;
-}
-
-/* The kernel log stayed clean while the test ran. */
-static void env_check_kmsg(struct __test_metadata *_metadata,
-			   struct bd_env *e)
-{
-	char line[512];
-
-	if (e->kfd < 0)
-		return;
-	EXPECT_EQ(0, bd_kmsg_find_problem(e->kfd, line, sizeof(line)))
-		TH_LOG("kernel log: %s", line);
-}
+#define BAR_MIN		(64 * BD_PAGE)	/* the BAR the fixtures need */
 
 /* ------------------------------------------------------------------ */
 
@@ -105,7 +66,7 @@ FIXTURE_VARIANT_ADD(fence, bookkeep) {
 FIXTURE_SETUP(fence)
 {
 	self->buf = -1;
-	if (!env_setup(_metadata, &self->e, &self->skipped))
+	if (!bd_fixture_open(_metadata, &self->e, BAR_MIN, &self->skipped))
 		return;
 	self->buf = bd_env_export(&self->e, 0, BUF_PAGES);
 	ASSERT_LE(0, self->buf);
@@ -132,8 +93,8 @@ TEST_F_TIMEOUT(fence, held_fence_blocks_revoke, 120)
 	if (self->skipped)
 		return;
 	/* The importer unmaps at once, so only the fence can hold the revoke. */
-	h = env_attach(_metadata, &self->e, self->buf,
-		       BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true);
+	h = bd_fixture_attach(_metadata, &self->e, self->buf,
+			      BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true);
 	ASSERT_EQ(0, imp_submit(self->e.impfd, h, BAR_DMABUF_IMP_JOB_HOLD,
 				variant->usage, 0, 256, NULL, 0, &job, NULL));
 	ASSERT_EQ(0, imp_wait_event(self->e.impfd, h,
@@ -167,7 +128,7 @@ TEST_F_TIMEOUT(fence, held_fence_blocks_revoke, 120)
 		TH_LOG("revoke returned %lld ms before the fence signalled%s",
 		       bd_ms_between(ar.a.end_ns, sig_ns), bd_env_show_log(&self->e, h));
 	EXPECT_LE(BLOCKED_MS, bd_ms_between(ar.a.start_ns, ar.a.end_ns));
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /* ------------------------------------------------------------------ */
@@ -182,7 +143,7 @@ FIXTURE(rv)
 FIXTURE_SETUP(rv)
 {
 	self->buf = -1;
-	if (!env_setup(_metadata, &self->e, &self->skipped))
+	if (!bd_fixture_open(_metadata, &self->e, BAR_MIN, &self->skipped))
 		return;
 	self->buf = bd_env_export(&self->e, 0, BUF_PAGES);
 	ASSERT_LE(0, self->buf);
@@ -212,8 +173,8 @@ TEST_F_TIMEOUT(rv, imported_sync_file_blocks_revoke, 120)
 		return;
 	other = bd_env_export(&self->e, BUF_PAGES, BUF_PAGES);
 	ASSERT_LE(0, other);
-	h = env_attach(_metadata, &self->e, other, BAR_DMABUF_IMP_UNMAP_SYNC,
-		       0, 0, true);
+	h = bd_fixture_attach(_metadata, &self->e, other,
+			      BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true);
 	ASSERT_EQ(0, imp_submit(self->e.impfd, h,
 				BAR_DMABUF_IMP_JOB_HOLD |
 				BAR_DMABUF_IMP_JOB_SYNC_FILE,
@@ -243,7 +204,7 @@ TEST_F_TIMEOUT(rv, imported_sync_file_blocks_revoke, 120)
 	EXPECT_LE(sig_ns, ar.a.end_ns);
 	close(sync_fd);
 	close(other);
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /*
@@ -264,8 +225,8 @@ TEST_F_TIMEOUT(rv, delayed_unmap_blocks_revoke, 120)
 
 	if (self->skipped)
 		return;
-	h = env_attach(_metadata, &self->e, self->buf,
-		       BAR_DMABUF_IMP_UNMAP_WORKER, 0, D, true);
+	h = bd_fixture_attach(_metadata, &self->e, self->buf,
+			      BAR_DMABUF_IMP_UNMAP_WORKER, 0, D, true);
 	ASSERT_EQ(0, imp_counters(self->e.impfd, &c0));
 
 	t0 = bd_now_ns();
@@ -306,7 +267,7 @@ TEST_F_TIMEOUT(rv, delayed_unmap_blocks_revoke, 120)
 	EXPECT_EQ(c0.out_dma_faults, c1.out_dma_faults)
 		TH_LOG("%s", bd_env_show_log(&self->e, h));
 	imp_log_free(&log);
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /* Run @p's first byte access in a child; the signal that killed it, or 0. */
@@ -354,8 +315,8 @@ TEST_F_TIMEOUT(rv, revoked_refuses_everything_until_restore, 120)
 	ASSERT_NE(MAP_FAILED, cpu);
 	memcpy(cpu, pattern, sizeof(pattern));
 
-	h = env_attach(_metadata, &self->e, self->buf,
-		       BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true);
+	h = bd_fixture_attach(_metadata, &self->e, self->buf,
+			      BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true);
 	ASSERT_EQ(0, bd_revoke(self->e.devfd, self->buf, 0, 60000, &nr));
 	EXPECT_EQ(1, nr);
 
@@ -399,7 +360,7 @@ TEST_F_TIMEOUT(rv, revoked_refuses_everything_until_restore, 120)
 	EXPECT_EQ(0, status);
 	EXPECT_EQ(0, memcmp(back, pattern, sizeof(back)));
 	munmap(cpu, BD_PAGE);
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /*
@@ -418,7 +379,7 @@ TEST_F(rv, pinned_and_non_p2p_importers_refused)
 	EXPECT_EQ(-EOPNOTSUPP, imp_attach(self->e.impfd, self->buf,
 					  BAR_DMABUF_IMP_ATTACH_NO_P2P, &h));
 	EXPECT_EQ(0, imp_attach(self->e.impfd, self->buf, 0, &h));
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /*
@@ -432,14 +393,14 @@ TEST_F(rv, never_mapped_attachment_revokes_at_once)
 
 	if (self->skipped)
 		return;
-	h = env_attach(_metadata, &self->e, self->buf,
-		       BAR_DMABUF_IMP_UNMAP_NEVER, 0, 0, false);
+	h = bd_fixture_attach(_metadata, &self->e, self->buf,
+			      BAR_DMABUF_IMP_UNMAP_NEVER, 0, 0, false);
 	t0 = bd_now_ns();
 	EXPECT_EQ(0, bd_revoke(self->e.devfd, self->buf, 0, 60000, NULL));
 	t1 = bd_now_ns();
 	EXPECT_GT(2000, bd_ms_between(t0, t1));
 	(void)h;
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /*
@@ -455,8 +416,8 @@ TEST_F(rv, unmap_inside_invalidate_callback)
 
 	if (self->skipped)
 		return;
-	h = env_attach(_metadata, &self->e, self->buf,
-		       BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true);
+	h = bd_fixture_attach(_metadata, &self->e, self->buf,
+			      BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true);
 	ASSERT_EQ(0, bd_revoke(self->e.devfd, self->buf, 0, 60000, NULL));
 	t1 = bd_now_ns();
 	ASSERT_EQ(0, imp_read_log(self->e.impfd, h, &log));
@@ -467,7 +428,7 @@ TEST_F(rv, unmap_inside_invalidate_callback)
 	EXPECT_LE(inv, unmap);
 	EXPECT_LE(unmap, t1);
 	imp_log_free(&log);
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /*
@@ -485,9 +446,9 @@ TEST_F(rv, remap_right_after_restore)
 
 	if (self->skipped)
 		return;
-	h = env_attach(_metadata, &self->e, self->buf,
-		       BAR_DMABUF_IMP_UNMAP_SYNC,
-		       BAR_DMABUF_IMP_REMAP_ON_RESTORE, 0, true);
+	h = bd_fixture_attach(_metadata, &self->e, self->buf,
+			      BAR_DMABUF_IMP_UNMAP_SYNC,
+			      BAR_DMABUF_IMP_REMAP_ON_RESTORE, 0, true);
 	ASSERT_EQ(0, bd_revoke(self->e.devfd, self->buf, 0, 60000, NULL));
 	ASSERT_EQ(0, bd_restore(self->e.devfd, self->buf, 0, NULL));
 	/* The importer maps again from its worker: the second MAP event. */
@@ -504,7 +465,7 @@ TEST_F(rv, remap_right_after_restore)
 	EXPECT_EQ(0, last) TH_LOG("re-map after restore: %s%s", strerror(-last),
 				  bd_env_show_log(&self->e, h));
 	imp_log_free(&log);
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /*
@@ -517,15 +478,15 @@ TEST_F(rv, revoke_twice)
 
 	if (self->skipped)
 		return;
-	env_attach(_metadata, &self->e, self->buf, BAR_DMABUF_IMP_UNMAP_SYNC,
-		   0, 0, true);
+	bd_fixture_attach(_metadata, &self->e, self->buf,
+			  BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true);
 	EXPECT_EQ(0, bd_revoke(self->e.devfd, self->buf, 0, 60000, NULL));
 	t0 = bd_now_ns();
 	EXPECT_EQ(0, bd_revoke(self->e.devfd, self->buf, 0, 60000, NULL));
 	EXPECT_GT(2000, bd_ms_between(t0, bd_now_ns()));
 	EXPECT_EQ(0, bd_restore(self->e.devfd, self->buf, 0, NULL));
 	EXPECT_EQ(0, bd_restore(self->e.devfd, self->buf, 0, NULL));
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /* ------------------------------------------------------------------ */
@@ -553,7 +514,7 @@ FIXTURE_VARIANT_ADD(multi, unmap_first) {
 FIXTURE_SETUP(multi)
 {
 	self->buf = -1;
-	if (!env_setup(_metadata, &self->e, &self->skipped))
+	if (!bd_fixture_open(_metadata, &self->e, BAR_MIN, &self->skipped))
 		return;
 	self->buf = bd_env_export(&self->e, 0, BUF_PAGES);
 	ASSERT_LE(0, self->buf);
@@ -580,12 +541,12 @@ TEST_F_TIMEOUT(multi, last_fence_and_last_unmap, 120)
 
 	if (self->skipped)
 		return;
-	h1 = env_attach(_metadata, &self->e, self->buf,
-			BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true);
-	h2 = env_attach(_metadata, &self->e, self->buf,
-			BAR_DMABUF_IMP_UNMAP_ON_REQUEST, 0, 0, true);
-	h3 = env_attach(_metadata, &self->e, self->buf,
-			BAR_DMABUF_IMP_UNMAP_WORKER, 0, 300, true);
+	h1 = bd_fixture_attach(_metadata, &self->e, self->buf,
+			       BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true);
+	h2 = bd_fixture_attach(_metadata, &self->e, self->buf,
+			       BAR_DMABUF_IMP_UNMAP_ON_REQUEST, 0, 0, true);
+	h3 = bd_fixture_attach(_metadata, &self->e, self->buf,
+			       BAR_DMABUF_IMP_UNMAP_WORKER, 0, 300, true);
 	ASSERT_EQ(0, imp_submit(self->e.impfd, h1, BAR_DMABUF_IMP_JOB_HOLD,
 				BAR_DMABUF_IMP_USAGE_WRITE, 0, 256, NULL, 0,
 				&job, NULL));
@@ -627,7 +588,7 @@ TEST_F_TIMEOUT(multi, last_fence_and_last_unmap, 120)
 	EXPECT_LE(sig_ns, ar.a.end_ns);
 	EXPECT_LE(u2, ar.a.end_ns + BD_UNMAP_STAMP_SLACK_NS);
 	EXPECT_LE(u3, ar.a.end_ns);
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /* ------------------------------------------------------------------ */
@@ -642,7 +603,7 @@ FIXTURE(stuck)
 FIXTURE_SETUP(stuck)
 {
 	self->buf = -1;
-	if (!env_setup(_metadata, &self->e, &self->skipped))
+	if (!bd_fixture_open(_metadata, &self->e, BAR_MIN, &self->skipped))
 		return;
 	self->buf = bd_env_export(&self->e, 0, BUF_PAGES);
 	ASSERT_LE(0, self->buf);
@@ -689,8 +650,8 @@ TEST_F_TIMEOUT(stuck, timeout_names_importer_then_resumes, 120)
 
 	if (self->skipped)
 		return;
-	h = env_attach(_metadata, &self->e, self->buf,
-		       BAR_DMABUF_IMP_UNMAP_ON_REQUEST, 0, 0, true);
+	h = bd_fixture_attach(_metadata, &self->e, self->buf,
+			      BAR_DMABUF_IMP_UNMAP_ON_REQUEST, 0, 0, true);
 
 	t0 = bd_now_ns();
 	ret = bd_revoke(self->e.devfd, self->buf, 0, T, NULL);
@@ -737,7 +698,7 @@ FIXTURE_SETUP(batch)
 
 	for (i = 0; i < BATCH; i++)
 		self->bufs[i] = -1;
-	if (!env_setup(_metadata, &self->e, &self->skipped))
+	if (!bd_fixture_open(_metadata, &self->e, BAR_MIN, &self->skipped))
 		return;
 	for (i = 0; i < BATCH; i++) {
 		self->bufs[i] = bd_env_export(&self->e, i, 1);
@@ -770,8 +731,9 @@ TEST_F_TIMEOUT(batch, all_buffers_revoked_in_parallel, 300)
 	if (self->skipped)
 		return;
 	for (i = 0; i < BATCH; i++)
-		h[i] = env_attach(_metadata, &self->e, self->bufs[i],
-				  BAR_DMABUF_IMP_UNMAP_WORKER, 0, D, true);
+		h[i] = bd_fixture_attach(_metadata, &self->e, self->bufs[i],
+					 BAR_DMABUF_IMP_UNMAP_WORKER, 0, D,
+					 true);
 	t0 = bd_now_ns();
 	ret = bd_revoke(self->e.devfd, -1, BAR_DMABUF_ALL_BUFFERS, 120000, &nr);
 	t1 = bd_now_ns();
@@ -792,7 +754,7 @@ TEST_F_TIMEOUT(batch, all_buffers_revoked_in_parallel, 300)
 	nr = 0;
 	EXPECT_EQ(0, bd_restore(self->e.devfd, -1, BAR_DMABUF_ALL_BUFFERS, &nr));
 	EXPECT_EQ(BATCH, nr);
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /* ------------------------------------------------------------------ */
@@ -812,7 +774,7 @@ FIXTURE_SETUP(p2p)
 
 	self->buf = -1;
 	memset(&self->saved, 0, sizeof(self->saved));
-	if (!env_setup(_metadata, &self->e, &self->skipped))
+	if (!bd_fixture_open(_metadata, &self->e, BAR_MIN, &self->skipped))
 		return;
 	ret = bd_param_override(&self->saved, "bar_dmabuf",
 				"allow_unproven_p2p", "0");
@@ -885,7 +847,7 @@ TEST_F(p2p, path_proven_where_the_kernel_can_else_refused)
 	snprintf(want, sizeof(want), "): %s, 1 mapping(s)", path);
 	EXPECT_NE(NULL, strstr(block, want))
 		TH_LOG("expected a mapping by %s:\n%s", path, block);
-	env_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 TEST_HARNESS_MAIN
