@@ -896,44 +896,19 @@ const char *bd_env_show_log(struct bd_env *e, __u32 h)
 	return "";
 }
 
-int bd_param_read(const char *param, char *buf, size_t len)
-{
-	char path[128];
-	long n;
-
-	snprintf(path, sizeof(path), "/sys/module/bar_dmabuf/parameters/%s",
-		 param);
-	n = bd_read_file(path, buf, len);
-	if (n < 0)
-		return n;
-	while (n > 0 && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	return 0;
-}
-
-int bd_param_write(const char *param, const char *val)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "/sys/module/bar_dmabuf/parameters/%s",
-		 param);
-	return bd_write_file(path, val);
-}
-
 int bd_param_override(struct bd_param_saved *s, const char *module,
 		      const char *param, const char *val)
 {
 	char path[sizeof(s->path)];
-	long n;
+	int ret;
 
 	snprintf(path, sizeof(path), "/sys/module/%s/parameters/%s", module,
 		 param);
 	if (!s->path[0]) {
-		n = bd_read_file(path, s->old, sizeof(s->old));
-		if (n < 0)
-			return n;
-		while (n > 0 && s->old[n - 1] == '\n')
-			s->old[--n] = '\0';
+		ret = bd_module_param_read(module, param, s->old,
+					   sizeof(s->old));
+		if (ret)
+			return ret;
 		snprintf(s->path, sizeof(s->path), "%s", path);
 	} else if (strcmp(s->path, path)) {
 		return -EINVAL;
@@ -1095,7 +1070,7 @@ void bd_close(int *fd)
 	*fd = -1;
 }
 
-/* ---- loading and unloading modules (importer_test) ---- */
+/* ---- loading and unloading modules (importer_test, load_test) ---- */
 
 int bd_module_path(const char *name, char *path, size_t len)
 {

@@ -323,13 +323,6 @@ const char *bd_precondition(bool need_importer);
  */
 
 /*
- * Read or write parameter @param of module bar_dmabuf (sysfs); the value
- * read goes to @buf without its newline. 0 or -errno.
- */
-int bd_param_read(const char *param, char *buf, size_t len);
-int bd_param_write(const char *param, const char *val);
-
-/*
  * A module parameter changed for one test and put back by its teardown.
  * Zero it (memset, or = { 0 }) before first use.
  */
@@ -390,7 +383,7 @@ const char *bd_p2p_proven_path(void);
 /* Close *@fd if it is open and mark it closed. */
 void bd_close(int *fd);
 
-/* ---- loading and unloading modules (importer_test) ---- */
+/* ---- loading and unloading modules (importer_test, load_test) ---- */
 
 /*
  * The path of module @name (e.g. "bar_dmabuf_importer") from

@@ -9,69 +9,15 @@
  * first and loads it again, with the parameters it had, afterwards.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
 #include "lib.h"
 
 #define BAD_ABSENT	"0000:7f:1f.7"
-
-/* Path of bar_dmabuf.ko from modules.dep; 0 or -errno. */
-static int module_path(char *path, size_t len)
-{
-	char dep[512], line[400];
-	struct utsname u;
-	FILE *f;
-	int ret = -ENOENT;
-
-	if (uname(&u))
-		return -errno;
-	snprintf(dep, sizeof(dep), "/lib/modules/%s/modules.dep", u.release);
-	f = fopen(dep, "r");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		char *colon = strchr(line, ':');
-		char *base;
-
-		if (!colon)
-			continue;
-		*colon = '\0';
-		base = strrchr(line, '/');
-		base = base ? base + 1 : line;
-		if (strcmp(base, "bar_dmabuf.ko"))
-			continue;
-		if (line[0] == '/')
-			snprintf(path, len, "%s", line);
-		else
-			snprintf(path, len, "/lib/modules/%s/%s", u.release,
-				 line);
-		ret = 0;
-		break;
-	}
-	fclose(f);
-	return ret;
-}
-
-/* Load bar_dmabuf.ko with @params: 0 or -errno of finit_module. */
-static int load(const char *path, const char *params)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (syscall(SYS_finit_module, fd, params, 0))
-		ret = -errno;
-	close(fd);
-	return ret;
-}
 
 /* 1 if sysfs lists a memory BAR for @bdf, 0 if not, -errno if unreadable. */
 static int has_mem_bar(const char *bdf)
@@ -196,53 +142,37 @@ FIXTURE_VARIANT_ADD(load, good_then_absent) {
 	.msg = "no such PCI device",
 };
 
-/* "bdf=X revoke_timeout_ms=Y allow_unproven_p2p=Z" of the loaded module. */
-static int saved_params(char *buf, size_t len)
-{
-	static const char * const names[] = {
-		"bdf", "revoke_timeout_ms", "allow_unproven_p2p",
-	};
-	size_t used = 0;
-	unsigned int i;
-
-	buf[0] = '\0';
-	for (i = 0; i < ARRAY_SIZE(names); i++) {
-		char val[256];
-
-		if (bd_param_read(names[i], val, sizeof(val)))
-			return -ENOENT;
-		if (!strcmp(val, "(null)"))
-			continue;
-		used += snprintf(buf + used, len - used, "%s%s=%s",
-				 used ? " " : "", names[i], val);
-		if (used >= len)
-			return -ENOSPC;
-	}
-	return 0;
-}
+/* The parameters the loaded bar_dmabuf is reloaded with by the teardown. */
+static const char * const saved_names[] = {
+	"bdf", "revoke_timeout_ms", "allow_unproven_p2p",
+};
 
 FIXTURE_SETUP(load)
 {
 	const char *why = bd_precondition(false);
+	int ret;
 
 	self->kfd = -1;
 	if (why) {
 		self->skipped = true;
 		SKIP(return, "%s", why);
 	}
-	if (module_path(self->path, sizeof(self->path))) {
+	if (bd_module_path("bar_dmabuf", self->path, sizeof(self->path))) {
 		self->skipped = true;
 		SKIP(return, "bar_dmabuf.ko is not in modules.dep (make install or dkms)");
 	}
-	if (saved_params(self->params, sizeof(self->params))) {
+	if (bd_module_params_string("bar_dmabuf", saved_names,
+				    ARRAY_SIZE(saved_names), self->params,
+				    sizeof(self->params))) {
 		self->skipped = true;
 		SKIP(return, "parameters of the loaded bar_dmabuf not readable");
 	}
 	/* The module can only go if nothing holds a buffer. */
-	if (syscall(SYS_delete_module, "bar_dmabuf", O_NONBLOCK)) {
+	ret = bd_module_unload("bar_dmabuf");
+	if (ret) {
 		self->skipped = true;
 		SKIP(return, "bar_dmabuf cannot be unloaded now: %s",
-		     strerror(errno));
+		     strerror(-ret));
 	}
 	self->kfd = bd_kmsg_open();
 }
@@ -254,7 +184,7 @@ FIXTURE_TEARDOWN(load)
 	if (self->skipped)
 		return;
 	if (!bd_module_loaded("bar_dmabuf"))
-		EXPECT_EQ(0, load(self->path, self->params))
+		EXPECT_EQ(0, bd_module_load(self->path, self->params))
 			TH_LOG("reloading with \"%s\" failed", self->params);
 }
 
@@ -289,9 +219,9 @@ TEST_F(load, refused_with_message_and_nothing_bound)
 		break;
 	}
 
-	ret = load(self->path, params);
+	ret = bd_module_load(self->path, params);
 	if (!ret)	/* loaded after all: unload, the teardown reloads */
-		syscall(SYS_delete_module, "bar_dmabuf", O_NONBLOCK);
+		bd_module_unload("bar_dmabuf");
 	EXPECT_EQ(-variant->err, ret)
 		TH_LOG("load with \"%s\": %s", params, strerror(-ret));
 	EXPECT_FALSE(bd_module_loaded("bar_dmabuf"));
