@@ -32,6 +32,7 @@
 
 #include "kselftest_harness.h"
 #include "lib.h"
+#include "harness_env.h"
 
 /* Generous deadlines: TCG and KASAN make everything slow. */
 #define RETURN_MS	20000	/* a revoke that must return */
@@ -137,16 +138,11 @@ FIXTURE(vm)
 
 FIXTURE_SETUP(vm)
 {
-	int ret;
-
 	self->buf = -1;
 	self->cpu = MAP_FAILED;
-	ret = bd_env_open(&self->e, true, (BUF_FIRST + 16) * BD_PAGE);
-	if (ret > 0) {
-		self->skipped = true;
-		SKIP(return, "%s", self->e.why);
-	}
-	ASSERT_EQ(0, ret) TH_LOG("%s", self->e.why);
+	if (!bd_fixture_open(_metadata, &self->e, (BUF_FIRST + 16) * BD_PAGE,
+			     &self->skipped))
+		return;
 	self->buf = bd_env_export(&self->e, BUF_FIRST, BUF_PAGES);
 	ASSERT_LE(0, self->buf) TH_LOG("%s", self->e.why);
 
@@ -170,17 +166,6 @@ FIXTURE_TEARDOWN(vm)
 		vm_rebind(self->e.bdf);
 }
 
-/* The kernel log has no warning or other sign of trouble since last time. */
-static void vm_check_kmsg(struct __test_metadata *_metadata, struct bd_env *e)
-{
-	char line[512];
-
-	if (e->kfd < 0)
-		return;
-	EXPECT_EQ(0, bd_kmsg_find_problem(e->kfd, line, sizeof(line)))
-		TH_LOG("kernel log: %s", line);
-}
-
 /*
  * True (after SKIP when needed) if a test that needs a vmap can't run: the
  * fixture skipped, or the kernel offers no vmap.
@@ -194,6 +179,39 @@ static bool vm_no_vmap(struct __test_metadata *_metadata, bool skipped)
 	return false;
 }
 
+/*
+ * @a, a revoke or an unbind (@what) started while vmap @h of buffer @buf
+ * (holding @want) is outstanding on importer @impfd, waits for its vunmap:
+ * it is still blocked several hundred ms later, a new vmap is refused
+ * (rule 1), @h still reads the BAR (rule 5), and @a returns 0 only after
+ * the vunmap (rule 6).
+ */
+static void vm_waits_for_vunmap(struct __test_metadata *_metadata, int impfd,
+				int buf, const unsigned char *want,
+				struct bd_async *a, __u32 h, const char *what)
+{
+	unsigned char got[256];
+	__u64 vunmap_ns;
+	__u32 h2 = 0;
+
+	ASSERT_FALSE(bd_async_wait(a, BLOCKED_MS))
+		TH_LOG("%s returned %d with a vmap outstanding", what, a->ret);
+
+	/* Rule 1: no new vmap, not even the core's cached one. */
+	EXPECT_EQ(-EINVAL, vm_vmap(impfd, buf, &h2, NULL));
+	/* Rule 5: the old one stays valid until it is handed back. */
+	ASSERT_EQ(0, vm_rw(impfd, h, false, 0, got, sizeof(got)));
+	EXPECT_EQ(0, memcmp(got, want, sizeof(got)));
+	EXPECT_FALSE(bd_async_wait(a, 0));
+
+	vunmap_ns = bd_now_ns();
+	ASSERT_EQ(0, vm_vunmap(impfd, h));
+	ASSERT_TRUE(bd_async_wait(a, RETURN_MS));
+	bd_async_join(a);
+	EXPECT_EQ(0, a->ret);
+	EXPECT_LE(vunmap_ns, a->end_ns);
+}
+
 /* Where vmap is not offered, it fails with -EINVAL and no warning. */
 TEST_F(vm, refused_cleanly_where_not_offered)
 {
@@ -204,7 +222,7 @@ TEST_F(vm, refused_cleanly_where_not_offered)
 	if (vm_expected())
 		SKIP(return, "this kernel offers vmap (the other tests)");
 	ASSERT_EQ(-EINVAL, vm_vmap(self->e.impfd, self->buf, &h, NULL));
-	vm_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /* A vmap sees what the CPU wrote through mmap, and the reverse. */
@@ -235,7 +253,7 @@ TEST_F(vm, reads_bar_bytes_written_through_mmap)
 	ASSERT_EQ(0, vm_vunmap(self->e.impfd, h));
 	EXPECT_EQ(-ENOENT, vm_vunmap(self->e.impfd, h));
 	EXPECT_EQ(-ENOENT, vm_rw(self->e.impfd, h, false, 0, got, 16));
-	vm_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /*
@@ -245,33 +263,17 @@ TEST_F(vm, reads_bar_bytes_written_through_mmap)
  */
 TEST_F_TIMEOUT(vm, revoke_waits_for_vunmap, 120)
 {
-	unsigned char got[256];
 	struct bd_async_revoke ar;
-	__u32 h = 0, h2 = 0;
-	__u64 vunmap_ns;
+	__u32 h = 0;
 
 	if (vm_no_vmap(_metadata, self->skipped))
 		return;
 	ASSERT_EQ(0, vm_vmap(self->e.impfd, self->buf, &h, NULL));
 	ASSERT_EQ(0, bd_async_revoke_start(&ar, self->e.devfd, self->buf, 0,
 					   RETURN_MS));
-	ASSERT_FALSE(bd_async_wait(&ar.a, BLOCKED_MS))
-		TH_LOG("revoke returned %d with a vmap outstanding", ar.a.ret);
-
-	/* Rule 1: no new vmap, not even the core's cached one. */
-	EXPECT_EQ(-EINVAL, vm_vmap(self->e.impfd, self->buf, &h2, NULL));
-	/* Rule 5: the old one stays valid until it is handed back. */
-	ASSERT_EQ(0, vm_rw(self->e.impfd, h, false, 0, got, sizeof(got)));
-	EXPECT_EQ(0, memcmp(got, self->want, sizeof(got)));
-	EXPECT_FALSE(bd_async_wait(&ar.a, 0));
-
-	vunmap_ns = bd_now_ns();
-	ASSERT_EQ(0, vm_vunmap(self->e.impfd, h));
-	ASSERT_TRUE(bd_async_wait(&ar.a, RETURN_MS));
-	bd_async_join(&ar.a);
-	EXPECT_EQ(0, ar.a.ret);
-	EXPECT_LE(vunmap_ns, ar.a.end_ns);
-	vm_check_kmsg(_metadata, &self->e);
+	vm_waits_for_vunmap(_metadata, self->e.impfd, self->buf, self->want,
+			    &ar.a, h, "revoke");
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /*
@@ -306,7 +308,7 @@ TEST_F_TIMEOUT(vm, bounded_revoke_names_held_vmap, 120)
 	ASSERT_EQ(0, vm_vunmap(self->e.impfd, h));
 	EXPECT_EQ(0, bd_revoke(self->e.devfd, self->buf, 0, RETURN_MS, NULL));
 	EXPECT_EQ(0, bd_restore(self->e.devfd, self->buf, 0, NULL));
-	vm_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /*
@@ -325,7 +327,7 @@ TEST_F_TIMEOUT(vm, refused_after_revoke_until_restore, 120)
 	ASSERT_EQ(0, bd_revoke(self->e.devfd, self->buf, 0, RETURN_MS, NULL));
 	EXPECT_EQ(-EINVAL, vm_vmap(self->e.impfd, self->buf, &h, NULL));
 	EXPECT_EQ(-EINVAL, vm_vmap(self->e.impfd, self->buf, &h, NULL));
-	vm_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 
 	ASSERT_EQ(0, bd_restore(self->e.devfd, self->buf, 0, NULL));
 	ASSERT_EQ(0, vm_vmap(self->e.impfd, self->buf, &h, NULL));
@@ -336,7 +338,7 @@ TEST_F_TIMEOUT(vm, refused_after_revoke_until_restore, 120)
 	/* Nothing outstanding: this revoke completes at once. */
 	EXPECT_EQ(0, bd_revoke(self->e.devfd, self->buf, 0, BLOCKED_MS, NULL));
 	EXPECT_EQ(0, bd_restore(self->e.devfd, self->buf, 0, NULL));
-	vm_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /* Closing the importer's file vunmaps, which lets a waiting revoke finish. */
@@ -355,7 +357,7 @@ TEST_F_TIMEOUT(vm, importer_close_ends_vmap, 120)
 	ASSERT_TRUE(bd_async_wait(&ar.a, RETURN_MS));
 	bd_async_join(&ar.a);
 	EXPECT_EQ(0, ar.a.ret);
-	vm_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /*
@@ -366,10 +368,8 @@ TEST_F_TIMEOUT(vm, importer_close_ends_vmap, 120)
  */
 TEST_F_TIMEOUT(vm, unbind_waits_for_vunmap, 180)
 {
-	unsigned char got[256];
 	struct bd_async way;
 	__u32 h = 0, h2 = 0;
-	__u64 vunmap_ns;
 	int devfd;
 
 	if (vm_no_vmap(_metadata, self->skipped))
@@ -377,19 +377,8 @@ TEST_F_TIMEOUT(vm, unbind_waits_for_vunmap, 180)
 	ASSERT_EQ(0, vm_vmap(self->e.impfd, self->buf, &h, NULL));
 	self->unbound = true;
 	ASSERT_EQ(0, bd_async_start(&way, vm_unbind, (void *)self->e.bdf));
-	ASSERT_FALSE(bd_async_wait(&way, BLOCKED_MS))
-		TH_LOG("unbind returned %d with a vmap outstanding", way.ret);
-	EXPECT_EQ(-EINVAL, vm_vmap(self->e.impfd, self->buf, &h2, NULL));
-	ASSERT_EQ(0, vm_rw(self->e.impfd, h, false, 0, got, sizeof(got)));
-	EXPECT_EQ(0, memcmp(got, self->want, sizeof(got)));
-	EXPECT_FALSE(bd_async_wait(&way, 0));
-
-	vunmap_ns = bd_now_ns();
-	ASSERT_EQ(0, vm_vunmap(self->e.impfd, h));
-	ASSERT_TRUE(bd_async_wait(&way, RETURN_MS));
-	bd_async_join(&way);
-	EXPECT_EQ(0, way.ret);
-	EXPECT_LE(vunmap_ns, way.end_ns);
+	vm_waits_for_vunmap(_metadata, self->e.impfd, self->buf, self->want,
+			    &way, h, "unbind");
 
 	/* Dead for good: rebinding makes a new device, not this buffer. */
 	ASSERT_EQ(0, vm_rebind(self->e.bdf));
@@ -399,7 +388,7 @@ TEST_F_TIMEOUT(vm, unbind_waits_for_vunmap, 180)
 	EXPECT_EQ(-ENODEV, bd_restore(devfd, self->buf, 0, NULL));
 	close(devfd);
 	EXPECT_EQ(-EINVAL, vm_vmap(self->e.impfd, self->buf, &h2, NULL));
-	vm_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /*
@@ -426,7 +415,7 @@ TEST_F(vm, ranges_separate_refused_adjacent_mapped)
 			       O_RDWR | O_CLOEXEC, &fd, NULL));
 	EXPECT_EQ(-EINVAL, vm_vmap(self->e.impfd, fd, &h, NULL));
 	bd_close(&fd);
-	vm_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 
 	ASSERT_EQ(0, bd_export(self->e.devfd, self->e.bar, adj, 2,
 			       O_RDWR | O_CLOEXEC, &fd, NULL));
@@ -435,7 +424,7 @@ TEST_F(vm, ranges_separate_refused_adjacent_mapped)
 	EXPECT_EQ(0, memcmp(got, self->want, BUF_LEN));
 	ASSERT_EQ(0, vm_vunmap(self->e.impfd, h));
 	bd_close(&fd);
-	vm_check_kmsg(_metadata, &self->e);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 TEST_HARNESS_MAIN
