@@ -390,12 +390,17 @@ void bar_dmabuf_set_revoked(struct bar_dmabuf_buf *buf, bool revoked)
 struct bar_dmabuf_buf *bar_dmabuf_buf_from_fd(int fd, struct dma_buf **out)
 {
 	struct dma_buf *dmabuf = dma_buf_get(fd);
+	const struct dma_buf_ops *ops;
 
 	if (IS_ERR(dmabuf))
 		return ERR_CAST(dmabuf);
-	/* either table: it changes with the revoked state */
-	if (READ_ONCE(dmabuf->ops) != &bar_dmabuf_ops &&
-	    READ_ONCE(dmabuf->ops) != &bar_dmabuf_novmap_ops) {
+	/*
+	 * Either table: it changes with the revoked state, under locks we do
+	 * not hold here. Read it once, or a revoke or restore between two
+	 * reads makes our own buffer look foreign.
+	 */
+	ops = READ_ONCE(dmabuf->ops);
+	if (ops != &bar_dmabuf_ops && ops != &bar_dmabuf_novmap_ops) {
 		dma_buf_put(dmabuf);
 		return ERR_PTR(-EINVAL);
 	}
