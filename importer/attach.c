@@ -245,7 +245,7 @@ static void imp_attach_late_work(struct work_struct *work)
 					     struct imp_attach, late_work);
 	unsigned long interval;
 	struct imp_mapping *m;
-	bool violation, in_window, busy = false;
+	bool violation, in_window, busy = false, read = false;
 
 	spin_lock(&ia->lock);
 	m = ia->late_map;
@@ -260,8 +260,20 @@ static void imp_attach_late_work(struct work_struct *work)
 	if (m && violation)
 		imp_attach_violation(ia, m);
 
-	if (m && in_window && !READ_ONCE(m->unmapped)) {
-		imp_attach_late_read(ia, m);
+	/*
+	 * A late read holds the dma_resv lock, which every unmap takes (our
+	 * worker's, DETACH's, UNMAP's, the file's close): a mapping we have
+	 * handed back is never read, even if it goes between the window
+	 * check and the read.
+	 */
+	if (m && in_window) {
+		dma_resv_lock(ia->dmabuf->resv, NULL);
+		read = !m->unmapped;
+		if (read)
+			imp_attach_late_read(ia, m);
+		dma_resv_unlock(ia->dmabuf->resv);
+	}
+	if (read) {
 		imp_mapping_put(m);
 		queue_delayed_work(imp_wq, &ia->late_work, interval);
 		return;
