@@ -129,6 +129,30 @@ static void show_timeline(int impfd, __u32 h)
 	printf("    (%u late reads in all)\n", late);
 }
 
+/*
+ * One importer job that reads @len bytes at buffer offset @offset by DMA
+ * into @data, waited for; returns the job's status.
+ */
+static int demo_read(int impfd, __u32 handle, __u64 offset, char *data,
+		     size_t len, const char *what)
+{
+	struct bar_dmabuf_imp_submit sub = { .size = sizeof(sub) };
+	struct bar_dmabuf_imp_wait_job wj = { .size = sizeof(wj) };
+
+	sub.handle = handle;
+	sub.usage = BAR_DMABUF_IMP_USAGE_READ;
+	sub.offset = offset;
+	sub.length = len;
+	xioctl(impfd, BAR_DMABUF_IMP_IOCTL_SUBMIT, &sub, what);
+	memset(data, 0, len);
+	wj.job = sub.out_job;
+	wj.timeout_ms = 10000;
+	wj.data_ptr = (uintptr_t)data;
+	wj.data_len = len;
+	xioctl(impfd, BAR_DMABUF_IMP_IOCTL_WAIT_JOB, &wj, "wait read");
+	return wj.out_status;
+}
+
 int main(int argc, char **argv)
 {
 	struct bar_dmabuf_info info = { .size = sizeof(info) };
@@ -147,7 +171,7 @@ int main(int argc, char **argv)
 	char path[128], data[64];
 	unsigned char *cpu;
 	long page = sysconf(_SC_PAGESIZE);
-	int devfd, impfd, bar = -1, i;
+	int devfd, impfd, bar = -1, i, status;
 	uint64_t signal_ns;
 
 	if (argc != 2) {
@@ -210,19 +234,10 @@ int main(int argc, char **argv)
 	bh.late_read_interval_ms = 20;
 	xioctl(impfd, BAR_DMABUF_IMP_IOCTL_SET_BEHAVIOUR, &bh, "behaviour");
 
-	sub.handle = at.out_handle;
-	sub.usage = BAR_DMABUF_IMP_USAGE_READ;
-	sub.offset = page;
-	sub.length = sizeof(data);
-	xioctl(impfd, BAR_DMABUF_IMP_IOCTL_SUBMIT, &sub, "submit read");
-	memset(data, 0, sizeof(data));
-	wj.job = sub.out_job;
-	wj.timeout_ms = 10000;
-	wj.data_ptr = (uintptr_t)data;
-	wj.data_len = sizeof(data);
-	xioctl(impfd, BAR_DMABUF_IMP_IOCTL_WAIT_JOB, &wj, "wait read");
+	status = demo_read(impfd, at.out_handle, page, data, sizeof(data),
+			   "submit read");
 	step("importer read by DMA through its IOMMU: \"%s\" (status %d)",
-	     data, wj.out_status);
+	     data, status);
 
 	/* 4. a job the "hardware" holds, then revoke */
 	memset(&sub, 0, sizeof(sub));
@@ -261,8 +276,7 @@ int main(int argc, char **argv)
 	step("REVOKE returned %s, %.1f ms after the fence signalled (rules 4-6)",
 	     r.ret ? strerror(-r.ret) : "0", (r.end_ns - signal_ns) / 1e6);
 	wj.job = sub.out_job;
-	wj.data_ptr = 0;
-	wj.data_len = 0;
+	wj.timeout_ms = 10000;
 	ioctl(impfd, BAR_DMABUF_IMP_IOCTL_WAIT_JOB, &wj);
 
 	memset(&sub, 0, sizeof(sub));
@@ -276,15 +290,8 @@ int main(int argc, char **argv)
 	/* 5. restore: the importer maps again on its next job */
 	rs.fd = ex.out_fd;
 	xioctl(devfd, BAR_DMABUF_IOCTL_RESTORE, &rs, "restore");
-	sub.usage = BAR_DMABUF_IMP_USAGE_READ;
-	sub.offset = page;
-	sub.length = sizeof(data);
-	xioctl(impfd, BAR_DMABUF_IMP_IOCTL_SUBMIT, &sub, "submit after restore");
-	memset(data, 0, sizeof(data));
-	wj.job = sub.out_job;
-	wj.data_ptr = (uintptr_t)data;
-	wj.data_len = sizeof(data);
-	xioctl(impfd, BAR_DMABUF_IMP_IOCTL_WAIT_JOB, &wj, "wait read");
+	demo_read(impfd, at.out_handle, page, data, sizeof(data),
+		  "submit after restore");
 	step("RESTORE; the importer mapped again and read \"%s\"", data);
 
 	printf("\nThe importer's timeline (ms since the start):\n");
