@@ -224,6 +224,25 @@ static void bench_map_all(struct bench *b)
 		bench_map(b, i);
 }
 
+/* Page @page of our BAR as a dma-buf of its own; returns its fd. */
+static int bench_export_page(struct bench *b, unsigned int page)
+{
+	struct bar_dmabuf_range range = {
+		.offset = page * BENCH_PAGE,
+		.length = BENCH_PAGE,
+	};
+	struct bar_dmabuf_export ex = {
+		.size = sizeof(ex),
+		.bar_index = b->bar,
+		.open_flags = O_RDWR | O_CLOEXEC,
+		.nr_ranges = 1,
+		.ranges_ptr = (__u64)(unsigned long)&range,
+	};
+
+	bench_ioctl(b->devfd, BAR_DMABUF_IOCTL_EXPORT, &ex, "EXPORT");
+	return ex.out_fd;
+}
+
 /* Export page i of the BAR, attach it, set the late window, map it. */
 static void bench_setup(struct bench *b, unsigned int interval_ms)
 {
@@ -233,17 +252,6 @@ static void bench_setup(struct bench *b, unsigned int interval_ms)
 	if (!b->bufs)
 		bench_fail("calloc", ENOMEM);
 	for (i = 0; i < b->nr; i++) {
-		struct bar_dmabuf_range range = {
-			.offset = i * BENCH_PAGE,
-			.length = BENCH_PAGE,
-		};
-		struct bar_dmabuf_export ex = {
-			.size = sizeof(ex),
-			.bar_index = b->bar,
-			.open_flags = O_RDWR | O_CLOEXEC,
-			.nr_ranges = 1,
-			.ranges_ptr = (__u64)(unsigned long)&range,
-		};
 		struct bar_dmabuf_imp_attach at = { .size = sizeof(at) };
 		struct bar_dmabuf_imp_behaviour bh = {
 			.size = sizeof(bh),
@@ -252,9 +260,8 @@ static void bench_setup(struct bench *b, unsigned int interval_ms)
 			.late_read_interval_ms = interval_ms,
 		};
 
-		bench_ioctl(b->devfd, BAR_DMABUF_IOCTL_EXPORT, &ex, "EXPORT");
-		b->bufs[i].fd = ex.out_fd;
-		at.dmabuf_fd = ex.out_fd;
+		b->bufs[i].fd = bench_export_page(b, i);
+		at.dmabuf_fd = b->bufs[i].fd;
 		bench_ioctl(b->impfd, BAR_DMABUF_IMP_IOCTL_ATTACH, &at,
 			    "importer ATTACH");
 		b->bufs[i].handle = at.out_handle;
@@ -360,20 +367,7 @@ static __u32 bench_attach_on_request(int impfd, int fd)
 /* Page @page of our BAR as a buffer of its own, attached. */
 static __u32 bench_ours_rt_setup(struct bench *b, unsigned int page)
 {
-	struct bar_dmabuf_range range = {
-		.offset = page * BENCH_PAGE,
-		.length = BENCH_PAGE,
-	};
-	struct bar_dmabuf_export ex = {
-		.size = sizeof(ex),
-		.bar_index = b->bar,
-		.open_flags = O_RDWR | O_CLOEXEC,
-		.nr_ranges = 1,
-		.ranges_ptr = (__u64)(unsigned long)&range,
-	};
-
-	bench_ioctl(b->devfd, BAR_DMABUF_IOCTL_EXPORT, &ex, "EXPORT");
-	return bench_attach_on_request(b->impfd, ex.out_fd);
+	return bench_attach_on_request(b->impfd, bench_export_page(b, page));
 }
 
 /*
