@@ -301,6 +301,16 @@ int bd_wait_path(const char *path, bool exists, int timeout_ms)
 	}
 }
 
+int bd_rebind(const char *bdf)
+{
+	char drv[64], node[128];
+
+	if (bd_driver_of(bdf, drv, sizeof(drv)) == 0 && !drv[0])
+		bd_write_file(BD_DRIVER_DIR "/bind", bdf);
+	snprintf(node, sizeof(node), BD_DEV_DIR "/%s", bdf);
+	return bd_wait_path(node, true, 30000);
+}
+
 __u64 bd_now_ns(void)
 {
 	struct timespec ts;
@@ -994,6 +1004,22 @@ int bd_debugfs_buffer(const char *bdf, int buf_fd, char *out, size_t len)
 	}
 	free(text);
 	return ret;
+}
+
+int bd_debugfs_wait(const char *bdf, int buf_fd, const char *needle,
+		    int timeout_ms)
+{
+	__u64 deadline = bd_now_ns() + (__u64)timeout_ms * BD_NSEC_PER_MSEC;
+	char block[4096];
+
+	for (;;) {
+		if (!bd_debugfs_buffer(bdf, buf_fd, block, sizeof(block)) &&
+		    strstr(block, needle))
+			return 0;
+		if (bd_now_ns() > deadline)
+			return -ETIMEDOUT;
+		usleep(20000);
+	}
 }
 
 int bd_debugfs_nr_buffers(const char *bdf)

@@ -29,6 +29,7 @@
 #define BD_IMP_NODE		"/dev/bar_dmabuf_importer"
 #define BD_SYSFS_PCI		"/sys/bus/pci/devices"
 #define BD_DEBUGFS		"/sys/kernel/debug/bar_dmabuf"
+#define BD_DRIVER_DIR		"/sys/bus/pci/drivers/bar_dmabuf"
 #define BD_PAGE			4096ULL
 
 #define BD_NSEC_PER_MSEC	1000000ULL
@@ -143,6 +144,12 @@ int bd_hostfile_check(unsigned long long offset, const char *hex);
  * that only sysfs/devtmpfs show, with no event to wait on.
  */
 int bd_wait_path(const char *path, bool exists, int timeout_ms);
+
+/*
+ * Bind @bdf to bar_dmabuf again if it is bound to nothing, and wait up to
+ * 30 s for its node: 0 or -ETIMEDOUT.
+ */
+int bd_rebind(const char *bdf);
 
 /* ---- time ---- */
 
@@ -355,6 +362,15 @@ int bd_module_refcnt(const char *name);
  * lines after it, into @out. 0, -ENOENT if it is not listed, or -errno.
  */
 int bd_debugfs_buffer(const char *bdf, int buf_fd, char *out, size_t len);
+
+/*
+ * Wait, checking every 20 ms, until the debugfs block of @buf_fd contains
+ * @needle (e.g. "revoke waiting", a revoke under way), at most
+ * @timeout_ms: 0, or -ETIMEDOUT. For a way out that starts asynchronously
+ * (a hot-unplug is a button press the kernel acts on seconds later).
+ */
+int bd_debugfs_wait(const char *bdf, int buf_fd, const char *needle,
+		    int timeout_ms);
 
 /* Number of buffers bar_dmabuf/<bdf>/buffers lists, or -errno. */
 int bd_debugfs_nr_buffers(const char *bdf);

@@ -36,25 +36,6 @@
 #define BLOCKED_MS	500
 #define LATE_MS		600	/* importer B's late-read window */
 #define BAR_MIN		(64 * BD_PAGE)	/* the BAR the fixtures need */
-#define DRIVER_DIR	"/sys/bus/pci/drivers/bar_dmabuf"
-
-static char node_path[128];
-
-static const char *node_of(const char *bdf)
-{
-	snprintf(node_path, sizeof(node_path), BD_DEV_DIR "/%s", bdf);
-	return node_path;
-}
-
-/* Bind the device to bar_dmabuf again if it is not, and wait for its node. */
-static int rebind(const char *bdf)
-{
-	char drv[64];
-
-	if (bd_driver_of(bdf, drv, sizeof(drv)) == 0 && !drv[0])
-		bd_write_file(DRIVER_DIR "/bind", bdf);
-	return bd_wait_path(node_of(bdf), true, 30000);
-}
 
 /* ------------------------------------------------------------------ */
 
@@ -152,7 +133,7 @@ FIXTURE_TEARDOWN(way)
 		snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s", self->e.bdf);
 		if (variant->way == WAY_HOTPLUG && access(path, F_OK))
 			bd_hotplug("add");
-		rebind(self->e.bdf);
+		bd_rebind(self->e.bdf);
 	}
 }
 
@@ -169,7 +150,7 @@ static int way_out(void *p)
 
 	switch (w->way) {
 	case WAY_UNBIND:
-		return bd_write_file(DRIVER_DIR "/unbind", w->bdf);
+		return bd_write_file(BD_DRIVER_DIR "/unbind", w->bdf);
 	case WAY_HOTPLUG:
 		return bd_hotplug("del");
 	case WAY_RESET:
@@ -284,7 +265,7 @@ TEST_F_TIMEOUT(way, waits_for_fence_and_unmap, 300)
 	/* Bring the device back (unbind, unplug) or reopen the node (close). */
 	if (variant->way == WAY_HOTPLUG)
 		EXPECT_EQ(0, bd_hotplug("add"));
-	EXPECT_EQ(0, rebind(self->e.bdf));
+	EXPECT_EQ(0, bd_rebind(self->e.bdf));
 	if (self->e.devfd < 0 || variant->dead) {
 		devfd = bd_open_dev(self->e.bdf);
 		ASSERT_LE(0, devfd);
@@ -708,7 +689,7 @@ FIXTURE_TEARDOWN(removal)
 	bd_close(&self->buf);
 	bd_env_close(&self->e);
 	if (self->e.bdf)
-		rebind(self->e.bdf);
+		bd_rebind(self->e.bdf);
 }
 
 /*
@@ -747,7 +728,7 @@ TEST_F_TIMEOUT(removal, unbind_waits_past_timeout_and_warns, 120)
 	bd_async_join(&way);
 	EXPECT_EQ(0, way.ret);
 	EXPECT_LE(unmap_ns, way.end_ns + BD_UNMAP_STAMP_SLACK_NS);
-	EXPECT_EQ(0, rebind(self->e.bdf));
+	EXPECT_EQ(0, bd_rebind(self->e.bdf));
 	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 

@@ -41,7 +41,6 @@
 #define BUF_PAGES	4
 #define BUF_FIRST	32	/* first page of the test buffers in the BAR */
 #define BUF_LEN		(BUF_PAGES * BD_PAGE)
-#define DRIVER_DIR	"/sys/bus/pci/drivers/bar_dmabuf"
 
 /* ---- the importer's vmap commands ---- */
 
@@ -99,22 +98,6 @@ static bool vm_expected(void)
 	return major > 6 || (major == 6 && minor >= 2);
 }
 
-/* Bind @bdf to bar_dmabuf again and wait for its node; 0 or -errno. */
-static int vm_rebind(const char *bdf)
-{
-	char drv[64], node[128];
-
-	if (bd_driver_of(bdf, drv, sizeof(drv)) == 0 && !drv[0])
-		bd_write_file(DRIVER_DIR "/bind", bdf);
-	snprintf(node, sizeof(node), BD_DEV_DIR "/%s", bdf);
-	return bd_wait_path(node, true, 30000);
-}
-
-static int vm_unbind(void *bdf)
-{
-	return bd_write_file(DRIVER_DIR "/unbind", bdf);
-}
-
 /* A pattern that differs per @seed, so a stale read can't pass. */
 static void vm_fill(unsigned char *p, size_t len, unsigned int seed)
 {
@@ -129,41 +112,53 @@ static void vm_fill(unsigned char *p, size_t len, unsigned int seed)
 FIXTURE(vm)
 {
 	bool skipped;
-	bool unbound;		/* a test unbound the device */
 	struct bd_env e;
 	int buf;
 	unsigned char *cpu;	/* mmap of @buf */
 	unsigned char want[BUF_LEN];
 };
 
+/*
+ * The opening of both fixtures: the environment, a buffer of BUF_PAGES
+ * pages at BUF_FIRST in @buf, and known bytes (@want) put into the BAR
+ * through its CPU mapping @cpu.
+ */
+static void vm_open(struct __test_metadata *_metadata, struct bd_env *e,
+		    bool *skipped, int *buf, unsigned char **cpu,
+		    unsigned char *want)
+{
+	*buf = -1;
+	*cpu = MAP_FAILED;
+	if (!bd_fixture_open(_metadata, e, (BUF_FIRST + 16) * BD_PAGE, skipped))
+		return;
+	*buf = bd_env_export(e, BUF_FIRST, BUF_PAGES);
+	ASSERT_LE(0, *buf) TH_LOG("%s", e->why);
+
+	*cpu = mmap(NULL, BUF_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, *buf, 0);
+	ASSERT_NE(MAP_FAILED, *cpu);
+	vm_fill(want, BUF_LEN, (unsigned int)getpid());
+	memcpy(*cpu, want, BUF_LEN);
+	__sync_synchronize();	/* drain write-combining buffers */
+}
+
+/* The closing of both: the importer first, its close vunmaps. */
+static void vm_close(struct bd_env *e, int *buf, unsigned char *cpu)
+{
+	if (cpu != MAP_FAILED)
+		munmap(cpu, BUF_LEN);
+	bd_close(buf);
+	bd_env_close(e);
+}
+
 FIXTURE_SETUP(vm)
 {
-	self->buf = -1;
-	self->cpu = MAP_FAILED;
-	if (!bd_fixture_open(_metadata, &self->e, (BUF_FIRST + 16) * BD_PAGE,
-			     &self->skipped))
-		return;
-	self->buf = bd_env_export(&self->e, BUF_FIRST, BUF_PAGES);
-	ASSERT_LE(0, self->buf) TH_LOG("%s", self->e.why);
-
-	/* Put known bytes into the BAR through the CPU mapping. */
-	self->cpu = mmap(NULL, BUF_LEN, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 self->buf, 0);
-	ASSERT_NE(MAP_FAILED, self->cpu);
-	vm_fill(self->want, BUF_LEN, (unsigned int)getpid());
-	memcpy(self->cpu, self->want, BUF_LEN);
-	__sync_synchronize();	/* drain write-combining buffers */
+	vm_open(_metadata, &self->e, &self->skipped, &self->buf, &self->cpu,
+		self->want);
 }
 
 FIXTURE_TEARDOWN(vm)
 {
-	if (self->cpu != MAP_FAILED)
-		munmap(self->cpu, BUF_LEN);
-	bd_close(&self->buf);
-	/* The importer first: its close vunmaps, which lets an unbind end. */
-	bd_env_close(&self->e);
-	if (self->unbound)
-		vm_rebind(self->e.bdf);
+	vm_close(&self->e, &self->buf, self->cpu);
 }
 
 /*
@@ -180,20 +175,24 @@ static bool vm_no_vmap(struct __test_metadata *_metadata, bool skipped)
 }
 
 /*
- * @a, a revoke or an unbind (@what) started while vmap @h of buffer @buf
- * (holding @want) is outstanding on importer @impfd, waits for its vunmap:
- * it is still blocked several hundred ms later, a new vmap is refused
- * (rule 1), @h still reads the BAR (rule 5), and @a returns 0 only after
- * the vunmap (rule 6).
+ * @a, a revoke or a way out (@what) started while vmap @h of buffer @buf
+ * (holding @want) is outstanding on importer @impfd of @e, waits for its
+ * vunmap: once debugfs shows the revoke waiting it is still blocked
+ * several hundred ms later, a new vmap is refused (rule 1), @h still reads
+ * the BAR (rule 5), and @a returns 0 only after the vunmap (rule 6).
  */
-static void vm_waits_for_vunmap(struct __test_metadata *_metadata, int impfd,
-				int buf, const unsigned char *want,
-				struct bd_async *a, __u32 h, const char *what)
+static void vm_waits_for_vunmap(struct __test_metadata *_metadata,
+				struct bd_env *e, int buf,
+				const unsigned char *want, struct bd_async *a,
+				__u32 h, const char *what)
 {
 	unsigned char got[256];
+	int impfd = e->impfd;
 	__u64 vunmap_ns;
 	__u32 h2 = 0;
 
+	ASSERT_EQ(0, bd_debugfs_wait(e->bdf, buf, "revoke waiting", RETURN_MS))
+		TH_LOG("%s did not start revoking", what);
 	ASSERT_FALSE(bd_async_wait(a, BLOCKED_MS))
 		TH_LOG("%s returned %d with a vmap outstanding", what, a->ret);
 
@@ -271,7 +270,7 @@ TEST_F_TIMEOUT(vm, revoke_waits_for_vunmap, 120)
 	ASSERT_EQ(0, vm_vmap(self->e.impfd, self->buf, &h, NULL));
 	ASSERT_EQ(0, bd_async_revoke_start(&ar, self->e.devfd, self->buf, 0,
 					   RETURN_MS));
-	vm_waits_for_vunmap(_metadata, self->e.impfd, self->buf, self->want,
+	vm_waits_for_vunmap(_metadata, &self->e, self->buf, self->want,
 			    &ar.a, h, "revoke");
 	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
@@ -361,37 +360,6 @@ TEST_F_TIMEOUT(vm, importer_close_ends_vmap, 120)
 }
 
 /*
- * Rules 8 and 10: a removal (driver unbind) with a vmap outstanding never
- * gives up: it waits past any timeout, the BAR still reads through the
- * vmap meanwhile, and it completes after the vunmap. The buffer is then
- * dead: no vmap, even after the device is bound again.
- */
-TEST_F_TIMEOUT(vm, unbind_waits_for_vunmap, 180)
-{
-	struct bd_async way;
-	__u32 h = 0, h2 = 0;
-	int devfd;
-
-	if (vm_no_vmap(_metadata, self->skipped))
-		return;
-	ASSERT_EQ(0, vm_vmap(self->e.impfd, self->buf, &h, NULL));
-	self->unbound = true;
-	ASSERT_EQ(0, bd_async_start(&way, vm_unbind, (void *)self->e.bdf));
-	vm_waits_for_vunmap(_metadata, self->e.impfd, self->buf, self->want,
-			    &way, h, "unbind");
-
-	/* Dead for good: rebinding makes a new device, not this buffer. */
-	ASSERT_EQ(0, vm_rebind(self->e.bdf));
-	self->unbound = false;
-	devfd = bd_open_dev(self->e.bdf);
-	ASSERT_LE(0, devfd);
-	EXPECT_EQ(-ENODEV, bd_restore(devfd, self->buf, 0, NULL));
-	close(devfd);
-	EXPECT_EQ(-EINVAL, vm_vmap(self->e.impfd, self->buf, &h2, NULL));
-	bd_fixture_check_kmsg(_metadata, self->e.kfd);
-}
-
-/*
  * Several ranges: separate ones can't be one ioremap, so vmap is refused
  * cleanly (-EINVAL, no warning); adjacent ones are mapped as one.
  */
@@ -424,6 +392,141 @@ TEST_F(vm, ranges_separate_refused_adjacent_mapped)
 	EXPECT_EQ(0, memcmp(got, self->want, BUF_LEN));
 	ASSERT_EQ(0, vm_vunmap(self->e.impfd, h));
 	bd_close(&fd);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
+}
+
+/* ------------------------------------------------------------------ */
+
+/*
+ * Rules 8 and 10 with a vmap held: every way out the device has (driver
+ * unbind, hot-unplug, a PCI reset through sysfs) waits for the vunmap past
+ * any timeout, the BAR still reads through the vmap meanwhile and no new
+ * vmap is given, and it completes only after the vunmap. Then the buffer
+ * is dead (removal: no vmap even once the device is back) or restored
+ * (reset_done: vmap works again and reads the same bytes).
+ */
+enum vm_way_out {
+	VM_UNBIND,
+	VM_HOTPLUG,
+	VM_RESET,
+};
+
+FIXTURE(vm_way)
+{
+	bool skipped;
+	struct bd_env e;
+	int buf;
+	unsigned char *cpu;
+	unsigned char want[BUF_LEN];
+};
+
+FIXTURE_VARIANT(vm_way)
+{
+	enum vm_way_out way;
+	bool dead;	/* the buffer can never be restored afterwards */
+};
+
+FIXTURE_VARIANT_ADD(vm_way, unbind) {
+	.way = VM_UNBIND, .dead = true,
+};
+
+FIXTURE_VARIANT_ADD(vm_way, hot_unplug) {
+	.way = VM_HOTPLUG, .dead = true,
+};
+
+FIXTURE_VARIANT_ADD(vm_way, pci_reset) {
+	.way = VM_RESET,
+};
+
+FIXTURE_SETUP(vm_way)
+{
+	char path[160];
+
+	vm_open(_metadata, &self->e, &self->skipped, &self->buf, &self->cpu,
+		self->want);
+	if (self->skipped)
+		return;
+	if (variant->way == VM_HOTPLUG && !bd_env("BAR_DMABUF_HOTPLUG")) {
+		self->skipped = true;
+		SKIP(return, "BAR_DMABUF_HOTPLUG not set (hot-unplug needs the test VM)");
+	}
+	snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s/reset", self->e.bdf);
+	if (variant->way == VM_RESET && access(path, W_OK)) {
+		self->skipped = true;
+		SKIP(return, "%s has no reset method", self->e.bdf);
+	}
+}
+
+FIXTURE_TEARDOWN(vm_way)
+{
+	char path[160];
+
+	vm_close(&self->e, &self->buf, self->cpu);
+	/* Whatever happened, leave the device bound for the next test. */
+	if (!self->e.bdf)
+		return;
+	snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s", self->e.bdf);
+	if (variant->way == VM_HOTPLUG && access(path, F_OK))
+		bd_hotplug("add");
+	bd_rebind(self->e.bdf);
+}
+
+struct vm_way_arg {
+	enum vm_way_out way;
+	const char *bdf;
+};
+
+static int vm_way_out(void *p)
+{
+	struct vm_way_arg *w = p;
+	char path[160];
+
+	switch (w->way) {
+	case VM_UNBIND:
+		return bd_write_file(BD_DRIVER_DIR "/unbind", w->bdf);
+	case VM_HOTPLUG:
+		return bd_hotplug("del");
+	case VM_RESET:
+		snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s/reset", w->bdf);
+		return bd_write_file(path, "1");
+	}
+	return -EINVAL;
+}
+
+TEST_F_TIMEOUT(vm_way, waits_for_vunmap, 180)
+{
+	struct vm_way_arg w = { .way = variant->way, .bdf = self->e.bdf };
+	unsigned char got[BUF_LEN];
+	struct bd_async way;
+	__u32 h = 0, h2 = 0;
+	int devfd;
+
+	if (vm_no_vmap(_metadata, self->skipped))
+		return;
+	ASSERT_EQ(0, vm_vmap(self->e.impfd, self->buf, &h, NULL));
+	ASSERT_EQ(0, bd_async_start(&way, vm_way_out, &w));
+	vm_waits_for_vunmap(_metadata, &self->e, self->buf, self->want,
+			    &way, h, "the way out");
+
+	if (!variant->dead) {
+		/* reset_done restored the buffer: vmap reads the BAR again. */
+		ASSERT_EQ(0, vm_vmap(self->e.impfd, self->buf, &h2, NULL));
+		ASSERT_EQ(0, vm_rw(self->e.impfd, h2, false, 0, got, BUF_LEN));
+		EXPECT_EQ(0, memcmp(got, self->want, BUF_LEN));
+		ASSERT_EQ(0, vm_vunmap(self->e.impfd, h2));
+		bd_fixture_check_kmsg(_metadata, self->e.kfd);
+		return;
+	}
+
+	/* Dead for good: the device back is a new device, not this buffer. */
+	if (variant->way == VM_HOTPLUG)
+		ASSERT_EQ(0, bd_hotplug("add"));
+	ASSERT_EQ(0, bd_rebind(self->e.bdf));
+	devfd = bd_open_dev(self->e.bdf);
+	ASSERT_LE(0, devfd);
+	EXPECT_EQ(-ENODEV, bd_restore(devfd, self->buf, 0, NULL));
+	close(devfd);
+	EXPECT_EQ(-EINVAL, vm_vmap(self->e.impfd, self->buf, &h2, NULL));
 	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
