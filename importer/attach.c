@@ -164,6 +164,7 @@ static void imp_attach_invalidate(struct dma_buf_attachment *attach)
 	ia->late_ref_valid = false;
 	ia->violation_pending =
 		!!(ia->bflags & BAR_DMABUF_IMP_WRITE_AFTER_INVALIDATE);
+	ia->violation_unmapped = ia->unmap_mode == BAR_DMABUF_IMP_UNMAP_SYNC;
 	if (ia->unmap_mode == BAR_DMABUF_IMP_UNMAP_WORKER)
 		ia->unmap_pending = true;
 	spin_unlock(&ia->lock);
@@ -198,16 +199,28 @@ static void imp_attach_late_read(struct imp_attach *ia, struct imp_mapping *m)
 	imp_log_event(&ia->log, ia->handle, BAR_DMABUF_IMP_EV_LATE_READ, 0, ret);
 }
 
-/* WRITE_AFTER_INVALIDATE: break the protocol once, on purpose, and say so. */
-static void imp_attach_violation(struct imp_attach *ia, struct imp_mapping *m)
+/*
+ * WRITE_AFTER_INVALIDATE: break the protocol once, on purpose, and say so.
+ * Under the dma_resv lock, like a late read: a mapping handed back after
+ * the invalidate (DETACH, UNMAP, close) is not written, the write would go
+ * through an address we no longer own (logged with -ESTALE). The one the
+ * callback handed back itself (SYNC mode) is written anyway: that write
+ * is meant to fault.
+ */
+static void imp_attach_violation(struct imp_attach *ia, struct imp_mapping *m,
+				 bool unmapped_ok)
 {
 	u8 buf[sizeof(imp_violation_pattern)];
 	u64 len = min_t(u64, sizeof(buf), m->length);
-	int ret;
+	int ret = -ESTALE;
 
-	memcpy(buf, imp_violation_pattern, sizeof(buf));
-	ret = imp_dma_access(ia, m, 0, buf, len, true);
-	atomic_inc(&imp_counters.violations);
+	dma_resv_lock(ia->dmabuf->resv, NULL);
+	if (!m->unmapped || unmapped_ok) {
+		memcpy(buf, imp_violation_pattern, sizeof(buf));
+		ret = imp_dma_access(ia, m, 0, buf, len, true);
+		atomic_inc(&imp_counters.violations);
+	}
+	dma_resv_unlock(ia->dmabuf->resv);
 	imp_log_event(&ia->log, ia->handle, BAR_DMABUF_IMP_EV_VIOLATION, 0, ret);
 }
 
@@ -245,20 +258,21 @@ static void imp_attach_late_work(struct work_struct *work)
 					     struct imp_attach, late_work);
 	unsigned long interval;
 	struct imp_mapping *m;
-	bool violation, in_window, busy = false, read = false;
+	bool violation, unmapped_ok, in_window, busy = false, read = false;
 
 	spin_lock(&ia->lock);
 	m = ia->late_map;
 	if (m)
 		kref_get(&m->ref);
 	violation = ia->violation_pending;
+	unmapped_ok = ia->violation_unmapped;
 	ia->violation_pending = false;
 	in_window = m && ktime_get_ns() < ia->late_deadline_ns;
 	spin_unlock(&ia->lock);
 	interval = msecs_to_jiffies(READ_ONCE(ia->late_interval_ms));
 
 	if (m && violation)
-		imp_attach_violation(ia, m);
+		imp_attach_violation(ia, m, unmapped_ok);
 
 	/*
 	 * A late read holds the dma_resv lock, which every unmap takes (our

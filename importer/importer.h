@@ -202,6 +202,10 @@ enum imp_attach_state {
  * @late_ref_valid: @late_ref holds the first late read
  * @late_ref: data of the first late read of @late_map
  * @violation_pending: WRITE_AFTER_INVALIDATE still to do
+ * @violation_unmapped: the violation is aimed at a mapping the invalidate
+ *	callback itself handed back (SYNC mode): done anyway, to show the
+ *	fault; otherwise it is skipped if the mapping was handed back before
+ *	the worker got to it
  * @remap_pending: REMAP_ON_RESTORE: map from the worker
  * @unmap_pending: WORKER mode: unmap invalidated mappings from the worker
  * @late_work: late reads, the violation write, unmap and remap; takes the
@@ -240,6 +244,7 @@ struct imp_attach {
 	bool late_ref_valid;
 	u8 late_ref[IMP_LATE_READ_BYTES];
 	bool violation_pending;
+	bool violation_unmapped;
 	bool remap_pending;
 	bool unmap_pending;
 

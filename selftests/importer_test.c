@@ -46,6 +46,7 @@
 #define WATCHDOG_MS	400	/* fence_watchdog_ms during the watchdog test */
 #define JIFFY_SLACK_MS	10	/* the importer times delays in jiffies */
 #define DRIVER_JOB_MS	5	/* a job of bad.two_threads_one_attachment */
+#define RACE_ROUNDS	40	/* rounds of violation.detach_races_the_write */
 
 /*
  * Our buffers live at BUF_FIRST, away from the pages the other binaries
@@ -372,6 +373,74 @@ TEST_F_TIMEOUT(violation, write_after_sync_unmap_faults, 120)
 	memcpy(back, self->cpu, sizeof(back));
 	EXPECT_EQ(0, memcmp(self->pattern, back, sizeof(back)))
 		TH_LOG("BAR reads %.4s after a faulted write", back);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
+}
+
+/*
+ * The importer's own side of rule 5 (it writes only through a mapping it
+ * still holds, even when misbehaving): a DETACH right after the invalidate
+ * races the worker's write after invalidate (WORKER mode). Each round the
+ * write landed while the mapping was held (0), was skipped because DETACH
+ * had handed the mapping back first (-ESTALE), or never started (DETACH
+ * stopped the worker); never a DMA fault, which would be a write through
+ * an address the importer had already given back.
+ */
+TEST_F_TIMEOUT(violation, detach_races_the_write, 300)
+{
+	struct bar_dmabuf_imp_counters c0, c1;
+	unsigned int round, landed = 0, skipped = 0, none = 0, bad = 0;
+	struct bd_async_revoke ar;
+	struct imp_log log;
+	int idx;
+	__u32 h;
+
+	if (self->skipped)
+		return;
+	violation_buffer(_metadata, &self->e, BUF_FIRST, &self->buf,
+			 &self->cpu, self->pattern);
+	ASSERT_EQ(0, imp_counters(self->e.impfd, &c0));
+	for (round = 0; round < RACE_ROUNDS; round++) {
+		h = bd_fixture_attach(_metadata, &self->e, self->buf,
+				      BAR_DMABUF_IMP_UNMAP_WORKER,
+				      BAR_DMABUF_IMP_WRITE_AFTER_INVALIDATE,
+				      0, true);
+		ASSERT_EQ(0, bd_async_revoke_start(&ar, self->e.devfd,
+						   self->buf, 0, 60000));
+		ASSERT_EQ(0, imp_wait_event(self->e.impfd, h,
+					    BAR_DMABUF_IMP_EV_INVALIDATE, 1,
+					    EVENT_MS, NULL));
+		ASSERT_EQ(0, imp_detach(self->e.impfd, h));
+		ASSERT_TRUE(bd_async_wait(&ar.a, RETURN_MS));
+		bd_async_join(&ar.a);
+		ASSERT_EQ(0, ar.a.ret) TH_LOG("revoke: %s", strerror(-ar.a.ret));
+
+		ASSERT_EQ(0, imp_read_log(self->e.impfd, h, &log));
+		idx = log_find(&log, BAR_DMABUF_IMP_EV_VIOLATION);
+		if (idx < 0)
+			none++;
+		else if (log.ev[idx].result == 0)
+			landed++;
+		else if (log.ev[idx].result == -ESTALE)
+			skipped++;
+		if (imp_log_count(&log, BAR_DMABUF_IMP_EV_DMA_FAULT) ||
+		    imp_log_count(&log, BAR_DMABUF_IMP_EV_VIOLATION) > 1 ||
+		    (idx >= 0 && log.ev[idx].result &&
+		     log.ev[idx].result != -ESTALE)) {
+			TH_LOG("round %u: a fault, or a write neither landed nor skipped%s",
+			       round, bd_env_show_log(&self->e, h));
+			bad++;
+		}
+		imp_log_free(&log);
+		ASSERT_EQ(0, bd_restore(self->e.devfd, self->buf, 0, NULL));
+		if (bad)
+			break;
+	}
+	EXPECT_EQ(0, bad);
+	ASSERT_EQ(0, imp_counters(self->e.impfd, &c1));
+	EXPECT_EQ(c0.out_dma_faults, c1.out_dma_faults);
+	EXPECT_EQ(c0.out_violations + landed, c1.out_violations);
+	TH_LOG("%u rounds: write landed %u, skipped after hand-back %u, not started %u",
+	       round, landed, skipped, none);
 	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 

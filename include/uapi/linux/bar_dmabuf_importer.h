@@ -293,7 +293,9 @@ struct bar_dmabuf_imp_wait_job {
  * @BAR_DMABUF_IMP_EV_UNMAP: unmapped, @arg bytes
  * @BAR_DMABUF_IMP_EV_DETACH: detached
  * @BAR_DMABUF_IMP_EV_VIOLATION: the importer broke the protocol on request
- *	(a write after invalidate); @arg is the offset
+ *	(a write after invalidate); @arg is the offset (@result: 0, -EFAULT
+ *	for a DMA fault, -ESTALE if not done because the mapping had been
+ *	handed back before the write, other than by a SYNC-mode callback)
  * @BAR_DMABUF_IMP_EV_WATCHDOG: a held fence of job @arg expired
  * @BAR_DMABUF_IMP_EV_DMA_FAULT: an access at DMA address @arg failed to
  *	translate
