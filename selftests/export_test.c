@@ -914,6 +914,115 @@ TEST_F(imp, close_dmabuf_with_job_in_flight)
 
 /* ------------------------------------------------------------------ */
 
+#define PAT_LIST	"/sys/kernel/debug/x86/pat_memtype_list"
+
+/*
+ * The memory type x86 PAT has reserved over all of [@start, @end], from
+ * pat_memtype_list ("PAT: [mem 0xS-0xE] type", E exclusive), into @type;
+ * "" if no one entry covers it. -errno if the list can't be read.
+ */
+static int pat_type_over(__u64 start, __u64 end, char *type, size_t len)
+{
+	char line[256], t[64];
+	unsigned long long s, e;
+	FILE *f = fopen(PAT_LIST, "r");
+
+	if (!f)
+		return -errno;
+	type[0] = '\0';
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "PAT: [mem %llx-%llx] %63s", &s, &e, t) != 3)
+			continue;
+		if (s <= start && e >= end + 1) {
+			snprintf(type, len, "%s", t);
+			break;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+/*
+ * Capability 3: CPU mappings are write-combined for a prefetchable BAR,
+ * uncached otherwise. On x86 with PAT a PFN put into a user mapping takes
+ * the memory type reserved for its range (uncached if none), whatever the
+ * VMA asked for, so the module reserves write-combining for each
+ * prefetchable BAR at bind. For every device bound to bar_dmabuf: INFO's
+ * WC flag is set exactly for the page-aligned prefetchable memory BARs
+ * (unless the kernel log says the reservation was refused), and where PAT
+ * lists its reservations, a WC BAR is covered by a write-combining one
+ * and no other BAR is.
+ */
+TEST(cpu_mappings_write_combined_where_prefetchable)
+{
+	static const char * const envs[] = {
+		"BAR_DMABUF_BDF", "BAR_DMABUF_BDF2", "BAR_DMABUF_IOBAR_BDF"
+	};
+	struct bd_sysfs_bar sys[BAR_DMABUF_NUM_BARS];
+	struct bar_dmabuf_info info;
+	char type[64], needle[128], line[512];
+	int devfd, kfd, i, d, ndev = 0;
+	bool pat = access(PAT_LIST, R_OK) == 0;
+
+	if (!bd_module_loaded("bar_dmabuf"))
+		SKIP(return, "module bar_dmabuf is not loaded");
+	for (d = 0; d < (int)ARRAY_SIZE(envs); d++) {
+		const char *bdf = bd_env(envs[d]);
+
+		if (!bdf)
+			continue;
+		devfd = bd_open_dev(bdf);
+		if (devfd < 0)
+			continue;
+		ndev++;
+		ASSERT_EQ(0, bd_info(devfd, &info));
+		close(devfd);
+		ASSERT_EQ(0, bd_sysfs_bars(bdf, sys));
+		for (i = 0; i < BAR_DMABUF_NUM_BARS; i++) {
+			__u32 fl = info.out_bars[i].flags;
+			bool want = (fl & BAR_DMABUF_BAR_MEM) &&
+				    (fl & BAR_DMABUF_BAR_PREFETCH) &&
+				    !(sys[i].start % BD_PAGE) &&
+				    !(sys[i].size % BD_PAGE);
+			bool wc = fl & BAR_DMABUF_BAR_WC;
+
+			TH_LOG("%s BAR%d flags %#x: %s", bdf, i, fl,
+			       wc ? "write-combined" : "uncached");
+			if (want && !wc) {
+				/* Only if the kernel log says why. */
+				snprintf(needle, sizeof(needle),
+					 "%s: BAR %d: cannot reserve write-combining",
+					 bdf, i);
+				kfd = open("/dev/kmsg",
+					   O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+				ASSERT_LE(0, kfd);
+				EXPECT_EQ(1, bd_kmsg_find(kfd, needle, line,
+							  sizeof(line)))
+					TH_LOG("%s BAR%d: not WC, and no message why",
+					       bdf, i);
+				close(kfd);
+				continue;
+			}
+			EXPECT_FALSE(wc && !want);
+			if (!pat || !sys[i].size || !(fl & BAR_DMABUF_BAR_MEM))
+				continue;
+			ASSERT_EQ(0, pat_type_over(sys[i].start, sys[i].end,
+						   type, sizeof(type)));
+			TH_LOG("%s BAR%d [%#llx-%#llx]: PAT has '%s'", bdf, i,
+			       (unsigned long long)sys[i].start,
+			       (unsigned long long)sys[i].end, type);
+			EXPECT_EQ(wc, !strcmp(type, "write-combining"));
+		}
+	}
+	if (!ndev)
+		SKIP(return, "no device bound to bar_dmabuf");
+	if (!pat)
+		TH_LOG("%s unreadable (no PAT or no debugfs): INFO flags only",
+		       PAT_LIST);
+}
+
+/* ------------------------------------------------------------------ */
+
 /* Exporter bad input: an I/O BAR is refused (BAR_DMABUF_IOBAR_BDF). */
 TEST(io_bar_refused)
 {

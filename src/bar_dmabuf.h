@@ -65,6 +65,13 @@ extern bool bar_dmabuf_allow_unproven_p2p;
  * @providers: P2P provider per BAR (NULL where the kernel has none); set in
  *	probe, devres-managed, valid until remove returns, which is after every
  *	mapping made from them is gone (rule 8: removal waits)
+ * @wc: per BAR: prefetchable, and its write-combining memory type is
+ *	reserved (x86 PAT: a PFN inserted into a user mapping takes the type
+ *	reserved for its range, uncached if none, whatever the VMA asked for;
+ *	arch_phys_wc_add() sets an MTRR where there is no PAT). Set in probe,
+ *	released in remove after the last mapping of the BAR is gone;
+ *	immutable in between
+ * @wc_mtrr: per BAR, the arch_phys_wc_add() cookie for arch_phys_wc_del()
  * @lock: the device lock: protects the fields below
  * @buffers: every buffer exported from this device and not yet released
  *	(&bar_dmabuf_buf.node)
@@ -81,6 +88,8 @@ struct bar_dmabuf_dev {
 	struct miscdevice misc;
 	struct dentry *debugfs;
 	struct p2pdma_provider *providers[BAR_DMABUF_NUM_BARS];
+	bool wc[BAR_DMABUF_NUM_BARS];
+	int wc_mtrr[BAR_DMABUF_NUM_BARS];
 
 	struct mutex lock;		/* the device lock */
 	struct list_head buffers;
@@ -96,7 +105,8 @@ struct bar_dmabuf_dev {
  * @bdev: the device; holds a &bar_dmabuf_dev.kref from export to release
  * @id: per-device number, immutable
  * @bar: BAR index, immutable
- * @prefetch: the BAR is prefetchable (CPU mappings write-combined)
+ * @wc: CPU mappings (mmap, vmap) are write-combined (&bar_dmabuf_dev.wc
+ *	of the BAR), uncached otherwise; immutable
  * @vmap_ok: a kernel vmap is offered while the buffer is live: its ranges
  *	are contiguous in the BAR and the kernel allows a clean refusal
  *	(bar_dmabuf_compat_vmap_revocable()); immutable
@@ -141,7 +151,7 @@ struct bar_dmabuf_buf {
 	struct bar_dmabuf_dev *bdev;
 	u32 id;
 	u32 bar;
-	bool prefetch;
+	bool wc;
 	bool vmap_ok;
 	size_t size;
 	u32 nr_ranges;

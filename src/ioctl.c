@@ -90,6 +90,8 @@ static int bar_dmabuf_ioctl_info(struct bar_dmabuf_dev *bdev,
 			bar->flags |= BAR_DMABUF_BAR_PREFETCH;
 		if (fl & IORESOURCE_MEM_64)
 			bar->flags |= BAR_DMABUF_BAR_64BIT;
+		if (bdev->wc[i])
+			bar->flags |= BAR_DMABUF_BAR_WC;
 	}
 	return bar_dmabuf_copy_out(uarg, usize, &info, sizeof(info));
 }

@@ -6,6 +6,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/io.h>
 #include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
@@ -61,6 +62,51 @@ static void bar_dmabuf_pci_init_p2p(struct bar_dmabuf_dev *bdev)
 				bar_dmabuf_compat_p2p_provider(pdev, i);
 }
 
+/*
+ * Write-combined CPU mappings of the prefetchable BARs. On x86 with PAT a
+ * PFN inserted into a user mapping gets the memory type reserved for its
+ * range, uncached if none, whatever the VMA asks for: so reserve WC for
+ * the whole BAR here, as GPU drivers do for their apertures. If the range
+ * is already held with another type the BAR stays uncached, and we say so.
+ */
+static void bar_dmabuf_pci_init_wc(struct bar_dmabuf_dev *bdev)
+{
+	struct pci_dev *pdev = bdev->pdev;
+	resource_size_t start, len;
+	int i, ret;
+
+	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
+		start = pci_resource_start(pdev, i);
+		len = pci_resource_len(pdev, i);
+		if (!(pci_resource_flags(pdev, i) & IORESOURCE_PREFETCH) ||
+		    !len || !PAGE_ALIGNED(start) || !PAGE_ALIGNED(len))
+			continue;
+		ret = arch_io_reserve_memtype_wc(start, len);
+		if (ret) {
+			pci_info(pdev, "BAR %d: cannot reserve write-combining (%d); its CPU mappings are uncached\n",
+				 i, ret);
+			continue;
+		}
+		bdev->wc_mtrr[i] = arch_phys_wc_add(start, len);
+		bdev->wc[i] = true;
+	}
+}
+
+/* After remove has waited for every mapping of the BARs. */
+static void bar_dmabuf_pci_fini_wc(struct bar_dmabuf_dev *bdev)
+{
+	struct pci_dev *pdev = bdev->pdev;
+	int i;
+
+	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
+		if (!bdev->wc[i])
+			continue;
+		arch_phys_wc_del(bdev->wc_mtrr[i]);
+		arch_io_free_memtype_wc(pci_resource_start(pdev, i),
+					pci_resource_len(pdev, i));
+	}
+}
+
 static int bar_dmabuf_pci_probe(struct pci_dev *pdev,
 				const struct pci_device_id *id)
 {
@@ -97,6 +143,7 @@ static int bar_dmabuf_pci_probe(struct pci_dev *pdev,
 		goto err_disable;
 	}
 	bar_dmabuf_pci_init_p2p(bdev);
+	bar_dmabuf_pci_init_wc(bdev);
 	pci_set_drvdata(pdev, bdev);
 	bar_dmabuf_debugfs_add(bdev);
 
@@ -110,6 +157,7 @@ static int bar_dmabuf_pci_probe(struct pci_dev *pdev,
 err_debugfs:
 	bar_dmabuf_debugfs_remove(bdev);
 	pci_set_drvdata(pdev, NULL);
+	bar_dmabuf_pci_fini_wc(bdev);
 	pci_release_mem_regions(pdev);
 err_disable:
 	pci_disable_device(pdev);
@@ -137,6 +185,7 @@ static void bar_dmabuf_pci_remove(struct pci_dev *pdev)
 	bar_dmabuf_debugfs_remove(bdev);
 
 	pci_set_drvdata(pdev, NULL);
+	bar_dmabuf_pci_fini_wc(bdev);
 	pci_release_mem_regions(pdev);
 	pci_disable_device(pdev);
 	pci_info(pdev, "unbound\n");

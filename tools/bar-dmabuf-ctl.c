@@ -113,12 +113,13 @@ static int cmd_info(int argc, char **argv)
 		if (!b->size)
 			continue;
 		fmt_size(b->size, sz, sizeof(sz));
-		printf("  BAR%u  %-10s %#14llx  %s%s%s%s\n", b->index, sz,
+		printf("  BAR%u  %-10s %#14llx  %s%s%s%s%s\n", b->index, sz,
 		       (unsigned long long)b->size,
 		       b->flags & BAR_DMABUF_BAR_MEM ? "mem" : "",
 		       b->flags & BAR_DMABUF_BAR_IO ? "io (not exportable)" : "",
 		       b->flags & BAR_DMABUF_BAR_64BIT ? " 64-bit" : "",
-		       b->flags & BAR_DMABUF_BAR_PREFETCH ? " prefetchable" : "");
+		       b->flags & BAR_DMABUF_BAR_PREFETCH ? " prefetchable" : "",
+		       b->flags & BAR_DMABUF_BAR_WC ? " write-combined" : "");
 	}
 	close(fd);
 	return 0;

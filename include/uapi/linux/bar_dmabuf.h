@@ -39,9 +39,13 @@ enum {
  * enum bar_dmabuf_bar_flags - what a BAR is
  * @BAR_DMABUF_BAR_MEM: a memory BAR (only these can be exported)
  * @BAR_DMABUF_BAR_IO: an I/O port BAR
- * @BAR_DMABUF_BAR_PREFETCH: prefetchable memory; CPU mappings are
- *	write-combined, otherwise uncached
+ * @BAR_DMABUF_BAR_PREFETCH: prefetchable memory
  * @BAR_DMABUF_BAR_64BIT: a 64-bit memory BAR (occupies two slots)
+ * @BAR_DMABUF_BAR_WC: CPU mappings of buffers of this BAR (mmap, vmap) are
+ *	write-combined: the BAR is prefetchable and the module reserved the
+ *	write-combining memory type for it at bind (which fails if something
+ *	else holds the range with another type; the kernel log says so).
+ *	Without it they are uncached.
  *
  * A slot that is unused, or the upper half of a 64-bit BAR, has flags 0 and
  * size 0.
@@ -51,6 +55,7 @@ enum bar_dmabuf_bar_flags {
 	BAR_DMABUF_BAR_IO = 1 << 1,
 	BAR_DMABUF_BAR_PREFETCH = 1 << 2,
 	BAR_DMABUF_BAR_64BIT = 1 << 3,
+	BAR_DMABUF_BAR_WC = 1 << 4,
 };
 
 /**
