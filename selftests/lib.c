@@ -311,6 +311,51 @@ int bd_rebind(const char *bdf)
 	return bd_wait_path(node, true, 30000);
 }
 
+const char *bd_way_unavailable(enum bd_way way, const char *bdf)
+{
+	static char why[128];
+	char path[160];
+
+	if (way == BD_WAY_HOTPLUG && !bd_env("BAR_DMABUF_HOTPLUG"))
+		return "BAR_DMABUF_HOTPLUG not set (hot-unplug needs the test VM)";
+	snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s/reset", bdf);
+	if (way == BD_WAY_RESET && access(path, W_OK)) {
+		snprintf(why, sizeof(why), "%s has no reset method", bdf);
+		return why;
+	}
+	return NULL;
+}
+
+int bd_way_out(enum bd_way way, const char *bdf)
+{
+	char path[160];
+
+	switch (way) {
+	case BD_WAY_UNBIND:
+		return bd_write_file(BD_DRIVER_DIR "/unbind", bdf);
+	case BD_WAY_HOTPLUG:
+		return bd_hotplug("del");
+	case BD_WAY_RESET:
+		snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s/reset", bdf);
+		return bd_write_file(path, "1");
+	}
+	return -EINVAL;
+}
+
+int bd_way_back(enum bd_way way, const char *bdf)
+{
+	char path[160];
+	int ret;
+
+	snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s", bdf);
+	if (way == BD_WAY_HOTPLUG && access(path, F_OK)) {
+		ret = bd_hotplug("add");
+		if (ret)
+			return ret;
+	}
+	return bd_rebind(bdf);
+}
+
 __u64 bd_now_ns(void)
 {
 	struct timespec ts;

@@ -151,6 +151,22 @@ int bd_wait_path(const char *path, bool exists, int timeout_ms);
  */
 int bd_rebind(const char *bdf);
 
+/* The ways out of a device that come from the PCI core (rule 10). */
+enum bd_way {
+	BD_WAY_UNBIND,		/* echo BDF > .../drivers/bar_dmabuf/unbind */
+	BD_WAY_HOTPLUG,		/* $BAR_DMABUF_HOTPLUG del */
+	BD_WAY_RESET,		/* echo 1 > .../BDF/reset */
+};
+
+/* Why @way can't be taken with @bdf here (a SKIP reason), or NULL. */
+const char *bd_way_unavailable(enum bd_way way, const char *bdf);
+
+/* Take @way out of @bdf (blocks until the kernel is done): 0 or -errno. */
+int bd_way_out(enum bd_way way, const char *bdf);
+
+/* After bd_way_out(): put @bdf back (re-plug) and bound to bar_dmabuf. */
+int bd_way_back(enum bd_way way, const char *bdf);
+
 /* ---- time ---- */
 
 /* CLOCK_MONOTONIC in ns, the clock the importer's log uses. */

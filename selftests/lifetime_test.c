@@ -39,13 +39,6 @@
 
 /* ------------------------------------------------------------------ */
 
-enum way {
-	WAY_UNBIND,
-	WAY_HOTPLUG,
-	WAY_RESET,
-	WAY_CLOSE,
-};
-
 FIXTURE(way)
 {
 	bool skipped;
@@ -61,60 +54,63 @@ FIXTURE(way)
  */
 FIXTURE_VARIANT(way)
 {
-	enum way way;
+	enum bd_way way;	/* unless @close */
+	bool close;	/* the last close of the control node instead */
 	bool dead;	/* the buffer can never be restored afterwards */
 	bool fence_first;
 };
 
 FIXTURE_VARIANT_ADD(way, unbind_fence_first) {
-	.way = WAY_UNBIND, .dead = true, .fence_first = true,
+	.way = BD_WAY_UNBIND, .dead = true, .fence_first = true,
 };
 
 FIXTURE_VARIANT_ADD(way, unbind_unmap_first) {
-	.way = WAY_UNBIND, .dead = true,
+	.way = BD_WAY_UNBIND, .dead = true,
 };
 
 FIXTURE_VARIANT_ADD(way, hot_unplug_fence_first) {
-	.way = WAY_HOTPLUG, .dead = true, .fence_first = true,
+	.way = BD_WAY_HOTPLUG, .dead = true, .fence_first = true,
 };
 
 FIXTURE_VARIANT_ADD(way, hot_unplug_unmap_first) {
-	.way = WAY_HOTPLUG, .dead = true,
+	.way = BD_WAY_HOTPLUG, .dead = true,
 };
 
 FIXTURE_VARIANT_ADD(way, pci_reset_fence_first) {
-	.way = WAY_RESET, .fence_first = true,
+	.way = BD_WAY_RESET, .fence_first = true,
 };
 
 FIXTURE_VARIANT_ADD(way, pci_reset_unmap_first) {
-	.way = WAY_RESET,
+	.way = BD_WAY_RESET,
 };
 
 FIXTURE_VARIANT_ADD(way, last_close_fence_first) {
-	.way = WAY_CLOSE, .fence_first = true,
+	.close = true, .fence_first = true,
 };
 
 FIXTURE_VARIANT_ADD(way, last_close_unmap_first) {
-	.way = WAY_CLOSE,
+	.close = true,
 };
+
+/* Put the device back after a way out: re-plugged, bound, its node there. */
+static int way_back(bool close, enum bd_way way, const char *bdf)
+{
+	return close ? bd_rebind(bdf) : bd_way_back(way, bdf);
+}
 
 FIXTURE_SETUP(way)
 {
-	char path[160];
-	struct stat st;
+	const char *why;
 
 	self->buf = -1;
 	self->cpu = MAP_FAILED;
 	if (!bd_fixture_open(_metadata, &self->e, BAR_MIN, &self->skipped))
 		return;
-	if (variant->way == WAY_HOTPLUG && !bd_env("BAR_DMABUF_HOTPLUG")) {
+	why = variant->close ? NULL :
+			       bd_way_unavailable(variant->way, self->e.bdf);
+	if (why) {
 		self->skipped = true;
-		SKIP(return, "BAR_DMABUF_HOTPLUG not set (hot-unplug needs the test VM)");
-	}
-	snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s/reset", self->e.bdf);
-	if (variant->way == WAY_RESET && stat(path, &st)) {
-		self->skipped = true;
-		SKIP(return, "%s has no reset method", self->e.bdf);
+		SKIP(return, "%s", why);
 	}
 	self->buf = bd_env_export(&self->e, 0, 4);
 	ASSERT_LE(0, self->buf) TH_LOG("%s", self->e.why);
@@ -127,18 +123,13 @@ FIXTURE_TEARDOWN(way)
 	bd_close(&self->buf);
 	bd_env_close(&self->e);
 	/* Whatever happened, leave the device bound for the next test. */
-	if (self->e.bdf) {
-		char path[160];
-
-		snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s", self->e.bdf);
-		if (variant->way == WAY_HOTPLUG && access(path, F_OK))
-			bd_hotplug("add");
-		bd_rebind(self->e.bdf);
-	}
+	if (self->e.bdf)
+		way_back(variant->close, variant->way, self->e.bdf);
 }
 
 struct way_arg {
-	enum way way;
+	enum bd_way way;
+	bool close;
 	const char *bdf;
 	int *devfd;
 };
@@ -146,21 +137,11 @@ struct way_arg {
 static int way_out(void *p)
 {
 	struct way_arg *w = p;
-	char path[160];
 
-	switch (w->way) {
-	case WAY_UNBIND:
-		return bd_write_file(BD_DRIVER_DIR "/unbind", w->bdf);
-	case WAY_HOTPLUG:
-		return bd_hotplug("del");
-	case WAY_RESET:
-		snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s/reset", w->bdf);
-		return bd_write_file(path, "1");
-	case WAY_CLOSE:
-		/* The only open file of the node: its release revokes. */
+	/* The only open file of the node: its release revokes. */
+	if (w->close)
 		return close(*w->devfd) ? -errno : 0;
-	}
-	return -EINVAL;
+	return bd_way_out(w->way, w->bdf);
 }
 
 /*
@@ -175,6 +156,7 @@ TEST_F_TIMEOUT(way, waits_for_fence_and_unmap, 300)
 	struct bd_async way;
 	struct way_arg w = {
 		.way = variant->way,
+		.close = variant->close,
 		.bdf = self->e.bdf,
 		.devfd = &self->e.devfd,
 	};
@@ -231,7 +213,7 @@ TEST_F_TIMEOUT(way, waits_for_fence_and_unmap, 300)
 	ASSERT_TRUE(bd_async_wait(&way, RETURN_MS));
 	bd_async_join(&way);
 	EXPECT_EQ(0, way.ret) TH_LOG("way out: %s", strerror(-way.ret));
-	if (variant->way == WAY_CLOSE)
+	if (variant->close)
 		self->e.devfd = -1;
 
 	/* Rule 6: it went on only after the fence and the last unmap. */
@@ -255,7 +237,7 @@ TEST_F_TIMEOUT(way, waits_for_fence_and_unmap, 300)
 	/* The dma-buf fd is still a valid file. */
 	EXPECT_EQ(0, fstat(self->buf, &st));
 
-	if (variant->dead || variant->way == WAY_CLOSE) {
+	if (variant->dead || variant->close) {
 		/* Revoked: no attach, SIGBUS-free check through a new mmap. */
 		EXPECT_EQ(-ENODEV, imp_attach(self->e.impfd, self->buf, 0, &h2));
 		EXPECT_EQ(MAP_FAILED, mmap(NULL, BD_PAGE, PROT_READ,
@@ -263,9 +245,7 @@ TEST_F_TIMEOUT(way, waits_for_fence_and_unmap, 300)
 	}
 
 	/* Bring the device back (unbind, unplug) or reopen the node (close). */
-	if (variant->way == WAY_HOTPLUG)
-		EXPECT_EQ(0, bd_hotplug("add"));
-	EXPECT_EQ(0, bd_rebind(self->e.bdf));
+	EXPECT_EQ(0, way_back(variant->close, variant->way, self->e.bdf));
 	if (self->e.devfd < 0 || variant->dead) {
 		devfd = bd_open_dev(self->e.bdf);
 		ASSERT_LE(0, devfd);
@@ -701,7 +681,7 @@ FIXTURE_TEARDOWN(removal)
 TEST_F_TIMEOUT(removal, unbind_waits_past_timeout_and_warns, 120)
 {
 	struct bd_async way;
-	struct way_arg w = { .way = WAY_UNBIND, .bdf = self->e.bdf };
+	struct way_arg w = { .way = BD_WAY_UNBIND, .bdf = self->e.bdf };
 	const char *who = bd_env("BAR_DMABUF_IMPORTER_BDF");
 	__u64 unmap_ns = 0;
 	char line[512];

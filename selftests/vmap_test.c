@@ -405,12 +405,6 @@ TEST_F(vm, ranges_separate_refused_adjacent_mapped)
  * is dead (removal: no vmap even once the device is back) or restored
  * (reset_done: vmap works again and reads the same bytes).
  */
-enum vm_way_out {
-	VM_UNBIND,
-	VM_HOTPLUG,
-	VM_RESET,
-};
-
 FIXTURE(vm_way)
 {
 	bool skipped;
@@ -422,75 +416,55 @@ FIXTURE(vm_way)
 
 FIXTURE_VARIANT(vm_way)
 {
-	enum vm_way_out way;
+	enum bd_way way;
 	bool dead;	/* the buffer can never be restored afterwards */
 };
 
 FIXTURE_VARIANT_ADD(vm_way, unbind) {
-	.way = VM_UNBIND, .dead = true,
+	.way = BD_WAY_UNBIND, .dead = true,
 };
 
 FIXTURE_VARIANT_ADD(vm_way, hot_unplug) {
-	.way = VM_HOTPLUG, .dead = true,
+	.way = BD_WAY_HOTPLUG, .dead = true,
 };
 
 FIXTURE_VARIANT_ADD(vm_way, pci_reset) {
-	.way = VM_RESET,
+	.way = BD_WAY_RESET,
 };
 
 FIXTURE_SETUP(vm_way)
 {
-	char path[160];
+	const char *why;
 
 	vm_open(_metadata, &self->e, &self->skipped, &self->buf, &self->cpu,
 		self->want);
 	if (self->skipped)
 		return;
-	if (variant->way == VM_HOTPLUG && !bd_env("BAR_DMABUF_HOTPLUG")) {
+	why = bd_way_unavailable(variant->way, self->e.bdf);
+	if (why) {
 		self->skipped = true;
-		SKIP(return, "BAR_DMABUF_HOTPLUG not set (hot-unplug needs the test VM)");
-	}
-	snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s/reset", self->e.bdf);
-	if (variant->way == VM_RESET && access(path, W_OK)) {
-		self->skipped = true;
-		SKIP(return, "%s has no reset method", self->e.bdf);
+		SKIP(return, "%s", why);
 	}
 }
 
 FIXTURE_TEARDOWN(vm_way)
 {
-	char path[160];
-
 	vm_close(&self->e, &self->buf, self->cpu);
 	/* Whatever happened, leave the device bound for the next test. */
-	if (!self->e.bdf)
-		return;
-	snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s", self->e.bdf);
-	if (variant->way == VM_HOTPLUG && access(path, F_OK))
-		bd_hotplug("add");
-	bd_rebind(self->e.bdf);
+	if (self->e.bdf)
+		bd_way_back(variant->way, self->e.bdf);
 }
 
 struct vm_way_arg {
-	enum vm_way_out way;
+	enum bd_way way;
 	const char *bdf;
 };
 
 static int vm_way_out(void *p)
 {
 	struct vm_way_arg *w = p;
-	char path[160];
 
-	switch (w->way) {
-	case VM_UNBIND:
-		return bd_write_file(BD_DRIVER_DIR "/unbind", w->bdf);
-	case VM_HOTPLUG:
-		return bd_hotplug("del");
-	case VM_RESET:
-		snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s/reset", w->bdf);
-		return bd_write_file(path, "1");
-	}
-	return -EINVAL;
+	return bd_way_out(w->way, w->bdf);
 }
 
 TEST_F_TIMEOUT(vm_way, waits_for_vunmap, 180)
@@ -519,9 +493,7 @@ TEST_F_TIMEOUT(vm_way, waits_for_vunmap, 180)
 	}
 
 	/* Dead for good: the device back is a new device, not this buffer. */
-	if (variant->way == VM_HOTPLUG)
-		ASSERT_EQ(0, bd_hotplug("add"));
-	ASSERT_EQ(0, bd_rebind(self->e.bdf));
+	ASSERT_EQ(0, bd_way_back(variant->way, self->e.bdf));
 	devfd = bd_open_dev(self->e.bdf);
 	ASSERT_LE(0, devfd);
 	EXPECT_EQ(-ENODEV, bd_restore(devfd, self->buf, 0, NULL));
