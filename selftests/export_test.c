@@ -287,30 +287,51 @@ TEST_F(dev, export_whole_bar_and_many_ranges)
 	close(fd);
 }
 
-/* Capability 1: O_CLOEXEC and O_RDWR of open_flags are honoured. */
+/*
+ * Capability 1: O_CLOEXEC and O_RDWR of open_flags are honoured, and
+ * capability 3 follows the access mode: a read-only buffer maps shared
+ * for reading (the same BAR bytes), never for writing; a private mapping
+ * of either is refused.
+ */
 TEST_F(dev, export_open_flags)
 {
-	int fd;
+	struct bar_dmabuf_range r = { .offset = 0, .length = BD_PAGE };
+	unsigned char *rw, *ro;
+	int fd, rofd;
 
 	if (self->skipped)
 		return;
 	if (self->bar < 0)
 		SKIP(return, "no memory BAR of 4 pages on %s", self->bdf);
-	{
-		struct bar_dmabuf_range r = { .offset = 0, .length = BD_PAGE };
+	ASSERT_EQ(0, bd_export(self->devfd, self->bar, &r, 1,
+			       O_RDWR | O_CLOEXEC, &fd, NULL));
+	EXPECT_EQ(FD_CLOEXEC, fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	EXPECT_EQ(O_RDWR, fcntl(fd, F_GETFL) & O_ACCMODE);
 
-		ASSERT_EQ(0, bd_export(self->devfd, self->bar, &r, 1,
-				       O_RDWR | O_CLOEXEC, &fd, NULL));
-		EXPECT_EQ(FD_CLOEXEC, fcntl(fd, F_GETFD) & FD_CLOEXEC);
-		EXPECT_EQ(O_RDWR, fcntl(fd, F_GETFL) & O_ACCMODE);
-		close(fd);
+	ASSERT_EQ(0, bd_export(self->devfd, self->bar, &r, 1, 0, &rofd, NULL));
+	EXPECT_EQ(0, fcntl(rofd, F_GETFD) & FD_CLOEXEC);
+	EXPECT_EQ(O_RDONLY, fcntl(rofd, F_GETFL) & O_ACCMODE);
 
-		ASSERT_EQ(0, bd_export(self->devfd, self->bar, &r, 1, 0, &fd,
-				       NULL));
-		EXPECT_EQ(0, fcntl(fd, F_GETFD) & FD_CLOEXEC);
-		EXPECT_EQ(O_RDONLY, fcntl(fd, F_GETFL) & O_ACCMODE);
-		close(fd);
-	}
+	rw = mmap(NULL, BD_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, rw);
+	ro = mmap(NULL, BD_PAGE, PROT_READ, MAP_SHARED, rofd, 0);
+	ASSERT_NE(MAP_FAILED, ro) TH_LOG("read-only mmap: %s", strerror(errno));
+	memcpy(rw + 64, "read-only view", 15);
+	__sync_synchronize();
+	EXPECT_EQ(0, memcmp(ro + 64, "read-only view", 15));
+	munmap(ro, BD_PAGE);
+	munmap(rw, BD_PAGE);
+
+	errno = 0;
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, BD_PAGE, PROT_READ | PROT_WRITE,
+				   MAP_SHARED, rofd, 0));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, BD_PAGE, PROT_READ, MAP_PRIVATE,
+				   rofd, 0));
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, BD_PAGE, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE, fd, 0));
+	close(rofd);
+	close(fd);
 }
 
 /*

@@ -232,7 +232,13 @@ static int bar_dmabuf_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 	struct bar_dmabuf_buf *buf = dmabuf->priv;
 	pgprot_t prot;
 
-	if (!(vma->vm_flags & VM_SHARED))
+	/*
+	 * Shared mappings only. VM_MAYSHARE, not VM_SHARED: mmap() clears
+	 * VM_SHARED for a read-only file (a buffer exported without O_RDWR),
+	 * whose shared mapping also has no VM_MAYWRITE, so it can't become a
+	 * COW mapping either.
+	 */
+	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	/* rule 1; a race with a revoke is settled by the fault handler */
 	if (READ_ONCE(buf->revoked))
