@@ -8,6 +8,7 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -227,6 +228,9 @@ static long imp_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return -EFAULT;
 	if (usize < desc->size)
 		return -EINVAL;
+	/* As clone3(): never walk more than 4 KiB of user memory. */
+	if (usize > SZ_4K)
+		return -E2BIG;
 	/* Bytes past what we know must be zero (-E2BIG otherwise). */
 	ret = copy_struct_from_user(&buf, desc->size, uptr, usize);
 	if (ret)

@@ -798,7 +798,8 @@ TEST_F(imp, revoke_restore_bad_input)
 
 /*
  * uapi rule: a struct may grow. A longer one whose extra bytes are zero is
- * accepted; non-zero extra bytes are refused with E2BIG.
+ * accepted; non-zero extra bytes are refused with E2BIG, and so is a size
+ * over 4096 even when every byte is zero (the kernel reads no further).
  */
 TEST_F(imp, struct_size_rules)
 {
@@ -806,6 +807,7 @@ TEST_F(imp, struct_size_rules)
 		struct bar_dmabuf_info info;
 		__u64 tail;
 	} big;
+	struct bar_dmabuf_info *huge;
 
 	if (self->skipped)
 		return;
@@ -823,6 +825,15 @@ TEST_F(imp, struct_size_rules)
 	big.tail = 0;
 	EXPECT_EQ(-1, ioctl(self->e.devfd, BAR_DMABUF_IOCTL_INFO, &big));
 	EXPECT_EQ(EINVAL, errno);
+
+	huge = calloc(1, 8192);
+	ASSERT_NE(NULL, huge);
+	huge->size = 4096;
+	EXPECT_EQ(0, ioctl(self->e.devfd, BAR_DMABUF_IOCTL_INFO, huge));
+	huge->size = 4097;
+	EXPECT_EQ(-1, ioctl(self->e.devfd, BAR_DMABUF_IOCTL_INFO, huge));
+	EXPECT_EQ(E2BIG, errno);
+	free(huge);
 }
 
 /* Importer bad input (importer issue): exact errno, importer still works. */

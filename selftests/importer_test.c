@@ -800,6 +800,7 @@ TEST_F(bad, struct_size_rules)
 		struct bar_dmabuf_imp_counters c;
 		__u64 tail;
 	} big;
+	struct bar_dmabuf_imp_counters *huge;
 
 	if (self->skipped)
 		return;
@@ -823,6 +824,16 @@ TEST_F(bad, struct_size_rules)
 				   BAR_DMABUF_IMP_IOCTL_COUNTERS, NULL));
 	EXPECT_EQ(-ENOTTY, imp_raw(self->e.impfd,
 				   _IO(BAR_DMABUF_IMP_TYPE, 0x7f), &big));
+	/* All zero, but over 4096 bytes: refused before it is read. */
+	huge = calloc(1, 8192);
+	ASSERT_NE(NULL, huge);
+	huge->size = 4096;
+	EXPECT_EQ(0, imp_raw(self->e.impfd, BAR_DMABUF_IMP_IOCTL_COUNTERS,
+			     huge));
+	huge->size = 4097;
+	EXPECT_EQ(-E2BIG, imp_raw(self->e.impfd, BAR_DMABUF_IMP_IOCTL_COUNTERS,
+				  huge));
+	free(huge);
 	check_still_works(_metadata, self->e.impfd, self->h, 0);
 }
 

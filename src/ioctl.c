@@ -10,6 +10,7 @@
 #include <linux/fcntl.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -18,7 +19,9 @@
 /*
  * Read a command struct: the first u32 is the size userspace knows.
  * Shorter (older) structs are zero-extended, longer ones must have zeros
- * past what we know (-E2BIG otherwise).
+ * past what we know (-E2BIG otherwise). Over 4 KiB is -E2BIG at once, as
+ * for clone3() and openat2(): the zero check would otherwise walk up to
+ * 4 GiB of user memory.
  */
 static int bar_dmabuf_copy_in(void *karg, size_t ksize, size_t minsize,
 			      void __user *uarg, u32 *usize)
@@ -29,6 +32,8 @@ static int bar_dmabuf_copy_in(void *karg, size_t ksize, size_t minsize,
 		return -EFAULT;
 	if (*usize < minsize)
 		return -EINVAL;
+	if (*usize > SZ_4K)
+		return -E2BIG;
 	ret = copy_struct_from_user(karg, ksize, uarg, *usize);
 	if (ret)
 		return ret;

@@ -8,8 +8,9 @@
  *
  * Every command takes a struct whose first field is its size in bytes and
  * whose second is a flags word. The kernel accepts a struct that is shorter
- * (older userspace) or longer (newer userspace, with the extra bytes zero)
- * than its own, so structs can grow at the end. Unknown flags and non-zero
+ * (older userspace) or longer (newer userspace, with the extra bytes zero,
+ * and no more than 4096 bytes in all: -E2BIG otherwise) than its own, so
+ * structs can grow at the end. Unknown flags and non-zero
  * reserved fields are rejected with -EINVAL. Fields named out_* are written
  * by the kernel.
  *

@@ -15,7 +15,8 @@
  * second is a flags word; unknown flags and non-zero reserved fields are
  * rejected with -EINVAL. Fields named out_* are written by the kernel.
  * A size smaller than the struct this header defines is -EINVAL; a larger
- * one is accepted if the bytes past it are zero, else -E2BIG. A command on
+ * one is accepted if the bytes past it are zero and it is no more than 4096
+ * bytes, else -E2BIG. A command on
  * an unknown handle, or (except READ_LOG and WAIT_EVENT) on a detached one,
  * fails with -ENOENT.
  *
