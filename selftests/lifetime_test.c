@@ -134,6 +134,11 @@ struct way_arg {
 	int *devfd;
 };
 
+static int way_reset(void *bdf)
+{
+	return bd_way_out(BD_WAY_RESET, bdf);
+}
+
 static int way_out(void *p)
 {
 	struct way_arg *w = p;
@@ -464,6 +469,48 @@ TEST_F_TIMEOUT(life, same_buffer_revoked_from_two_threads, 120)
 	imp_log_free(&log);
 	EXPECT_EQ(0, bd_restore(self->e.devfd, self->buf, 0, &nr));
 	EXPECT_EQ(1, nr);
+	EXPECT_EQ(0, imp_map(self->e.impfd, h, NULL));
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
+}
+
+/*
+ * Rule 9 and the reset way out: reset_done restores only what the reset
+ * revoked. A REVOKE of the buffer that comes while reset_prepare waits
+ * (an importer holds a fence) makes the revoke the user's: after the
+ * reset the buffer is still revoked (no map) until an explicit RESTORE.
+ */
+TEST_F_TIMEOUT(life, revoke_during_reset_outlives_reset_done, 120)
+{
+	struct bd_async reset;
+	__u64 job = 0;
+	int status = 0;
+	__u32 h;
+
+	if (self->skipped)
+		return;
+	if (bd_way_unavailable(BD_WAY_RESET, self->e.bdf))
+		SKIP(return, "%s", bd_way_unavailable(BD_WAY_RESET, self->e.bdf));
+	h = bd_fixture_attach(_metadata, &self->e, self->buf,
+			      BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true);
+	ASSERT_EQ(0, imp_submit(self->e.impfd, h, BAR_DMABUF_IMP_JOB_HOLD,
+				BAR_DMABUF_IMP_USAGE_WRITE, 0, 64, NULL, 0,
+				&job, NULL));
+	ASSERT_EQ(0, bd_async_start(&reset, way_reset, (void *)self->e.bdf));
+	ASSERT_EQ(0, bd_debugfs_wait(self->e.bdf, self->buf, "(by reset)",
+				     RETURN_MS));
+	/* The user's revoke waits for the same fence: bounded, it expires. */
+	EXPECT_EQ(-ETIMEDOUT, bd_revoke(self->e.devfd, self->buf, 0,
+					BLOCKED_MS, NULL));
+	ASSERT_EQ(0, imp_signal(self->e.impfd, job));
+	ASSERT_EQ(0, imp_wait_job(self->e.impfd, job, EVENT_MS, NULL, 0,
+				  &status, NULL));
+	ASSERT_TRUE(bd_async_wait(&reset, RETURN_MS));
+	bd_async_join(&reset);
+	EXPECT_EQ(0, reset.ret);
+
+	/* reset_done left it revoked: the user asked for that. */
+	EXPECT_EQ(-ENODEV, imp_map(self->e.impfd, h, NULL));
+	EXPECT_EQ(0, bd_restore(self->e.devfd, self->buf, 0, NULL));
 	EXPECT_EQ(0, imp_map(self->e.impfd, h, NULL));
 	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }

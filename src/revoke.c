@@ -309,7 +309,14 @@ static int bar_dmabuf_revoke_bufs(struct bar_dmabuf_dev *bdev,
 		bool first = bar_dmabuf_revoke_mark(bufs[i],
 						    why == BAR_DMABUF_WHY_REMOVE);
 
-		if (first && why == BAR_DMABUF_WHY_RESET)
+		/*
+		 * reset_done restores only what the reset revoked: a revoke
+		 * for any other reason, even one that comes while the reset
+		 * waits, makes the buffer its own (revoked until RESTORE).
+		 */
+		if (why != BAR_DMABUF_WHY_RESET)
+			bufs[i]->revoked_by_reset = false;
+		else if (first)
 			bufs[i]->revoked_by_reset = true;
 		res[i] = -EINPROGRESS;
 	}
