@@ -148,7 +148,7 @@ static inline int bar_dmabuf_compat_p2p_distance(struct pci_dev *provider,
 {
 	if (!IS_ENABLED(CONFIG_PCI_P2PDMA))
 		return -1;
-	return pci_p2pdma_distance(provider, client, true);
+	return pci_p2pdma_distance(provider, client, false);
 }
 
 /*

@@ -114,13 +114,15 @@ struct bar_dmabuf_dev {
  * @nr_ranges: entries of @phys, immutable
  * @phys: CPU physical address and length of each range, immutable
  * @exp_name: "bar_dmabuf:<bdf>", dmabuf->exp_name points here
+ * @ino: inode number of the dma-buf's file, for debugfs, which may list
+ *	the buffer while its file is in its final release; immutable
  *
  * @node: on &bar_dmabuf_dev.buffers; protected by the device lock
  * @revoke_waiters: revokes now waiting for this buffer (device lock)
  * @revoke_incomplete: revoked, but no wait has yet seen every fence
  *	signalled and every mapping unmapped (device lock); for debugfs
- * @revoked_by_reset: revoked by reset_prepare, restored by reset_done
- *	(device lock)
+ * @revoked_by_reset: revoked by reset_prepare and by nothing else since,
+ *	so reset_done restores it (device lock)
  * @revoke_start: when the pending revoke began (device lock)
  *
  * @revoked: rule 1; no attach, map, pin, mmap, vmap or fault while set.
@@ -157,6 +159,7 @@ struct bar_dmabuf_buf {
 	u32 nr_ranges;
 	struct bar_dmabuf_phys_vec *phys;
 	char exp_name[BAR_DMABUF_NAME_LEN];
+	u64 ino;
 
 	struct list_head node;
 	unsigned int revoke_waiters;

@@ -535,6 +535,7 @@ int bar_dmabuf_export(struct bar_dmabuf_dev *bdev,
 	}
 	/* from here the dma-buf owns buf: dma_buf_put() frees it */
 	buf->dmabuf = dmabuf;
+	buf->ino = file_inode(dmabuf->file)->i_ino;
 	buf->id = bdev->next_id++;
 	kref_get(&bdev->kref);
 	list_add_tail(&buf->node, &bdev->buffers);

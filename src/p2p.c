@@ -61,8 +61,11 @@ static bool bar_dmabuf_p2p_helper_unmaps_whole(struct bar_dmabuf_buf *buf,
  * @buf: the buffer
  * @battach: the new attachment
  *
- * Return: 0, or -EXDEV when the P2P path cannot be proven and
- * allow_unproven_p2p is off (after a message naming the parameter).
+ * Takes the device lock.
+ *
+ * Return: 0, -ENODEV if the buffer is revoked or its device gone, or
+ * -EXDEV when the P2P path cannot be proven and allow_unproven_p2p is off
+ * (after a message naming the parameter).
  */
 int bar_dmabuf_p2p_attach(struct bar_dmabuf_buf *buf,
 			  struct bar_dmabuf_attach *battach)
@@ -70,9 +73,23 @@ int bar_dmabuf_p2p_attach(struct bar_dmabuf_buf *buf,
 	struct bar_dmabuf_dev *bdev = buf->bdev;
 	struct device *dev = battach->attach->dev;
 	struct p2pdma_provider *provider = bdev->providers[buf->bar];
+	int dist;
+
+	/*
+	 * The distance is computed in the device's P2P state, which devres
+	 * frees once remove() has returned: only while the device is ours.
+	 * A revoked buffer is refused here already (rule 1), not with EXDEV.
+	 */
+	mutex_lock(&bdev->lock);
+	if (bdev->gone || buf->revoked) {
+		mutex_unlock(&bdev->lock);
+		return -ENODEV;
+	}
+	dist = bar_dmabuf_compat_p2p_distance(bdev->pdev, dev);
+	mutex_unlock(&bdev->lock);
 
 	battach->path = BAR_DMABUF_PATH_RESOURCE;
-	if (bar_dmabuf_compat_p2p_distance(bdev->pdev, dev) >= 0) {
+	if (dist >= 0) {
 		if (BAR_DMABUF_COMPAT_P2P_HELPERS && provider &&
 		    buf->nr_ranges <= BAR_DMABUF_COMPAT_P2P_HELPER_MAX_RANGES &&
 		    bar_dmabuf_p2p_helper_unmaps_whole(buf, dev))
