@@ -23,6 +23,10 @@
 # Guest requests, as console lines:
 #   @@HOTPLUG del|add N@@    device_del / device_add ivshmem0 through the
 #                            QEMU monitor (RUNDIR/monitor.log has its answers)
+#   @@AER PORT ERROR N@@     pcie_aer_inject_error PORT ERROR through the
+#                            monitor (rig/guest/aer: SDN at rp1, ivshmem0's
+#                            root port; the kernel's AER recovery resets
+#                            the link below it)
 #   @@HOSTFILE OFF HEX@@     compare HEX with ivshmem0.bar at byte OFF now
 #                            (one test each in the result)
 #   @@RIG-CHECK [not ]ok WHAT@@  a check of the guest's own (kmemleak and
@@ -124,6 +128,7 @@ hostfile_check() {
 watch_console() {
 	local line n=0 re_hp='@@HOTPLUG (del|add) ([0-9]+)@@' \
 		re_hf='@@HOSTFILE ([0-9]+) ([0-9a-fA-F]+)@@' re_exit='@@RIG-EXIT ([0-9]+)@@' \
+		re_aer='@@AER ([a-z0-9]+) ([A-Z_]+) ([0-9]+)@@' \
 		re_check='@@RIG-CHECK ((not )?ok [^@]*)@@'
 	while IFS= read -r line; do
 		line=${line%$'\r'}
@@ -143,6 +148,8 @@ watch_console() {
 				monitor "object_add $(bar0_backend "$memdev")"
 				monitor "device_add $(ivshmem0_device "$memdev")"
 			fi
+		elif [[ $line =~ $re_aer ]]; then
+			monitor "pcie_aer_inject_error ${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"
 		elif [[ $line =~ $re_hf ]]; then
 			hostfile_check "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
 		elif [[ $line =~ $re_check ]]; then

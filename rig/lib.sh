@@ -217,6 +217,7 @@ rig_guest_env() {
 		BAR_DMABUF_IMPORTER_BDF=0000:03:00.0
 		BAR_DMABUF_IOBAR_BDF=0000:04:00.0
 		BAR_DMABUF_HOTPLUG=/rig/hotplug
+		BAR_DMABUF_AER=/rig/aer
 		BAR_DMABUF_HOSTFILE_CHECK=/rig/hostfile-check
 		BAR_DMABUF_HOSTFILE=/rig/hostfile-check
 		RIG_KERNEL=$1

@@ -3,7 +3,7 @@
 #
 # usage: rig/make-initramfs.sh KERNEL GUEST_SCRIPT OUTPUT.cpio.gz ENVFILE
 #
-# Pack the guest: busybox-static, rig/guest/* (init, hotplug, hostfile-check),
+# Pack the guest: busybox-static, rig/guest/* (init, hotplug, aer, hostfile-check),
 # our modules (plus the distro modules they depend on, and RIG_EXTRA_MODULES,
 # default "vgem", when the kernel has them) with depmod run, the built selftests/
 # directory as /selftests, tools/'s executables in /usr/bin, the guest
@@ -39,7 +39,8 @@ mkdir -p "$lib"
 ldd /bin/busybox >/dev/null 2>&1 && die "/bin/busybox is not static: install busybox-static"
 cp /bin/busybox "$stage/bin/busybox"
 cp "$RIG_DIR"/guest/init "$stage/init"
-cp "$RIG_DIR"/guest/hotplug "$RIG_DIR"/guest/hostfile-check "$stage/rig/"
+cp "$RIG_DIR"/guest/hotplug "$RIG_DIR"/guest/aer "$RIG_DIR"/guest/hostfile-check \
+	"$stage/rig/"
 cp "$script" "$stage/rig/guest-script"
 cp "$envfile" "$stage/rig/env"
 chmod 755 "$stage/init" "$stage/rig/"*

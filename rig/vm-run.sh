@@ -13,6 +13,9 @@
 #   BAR_DMABUF_IOBAR_BDF     pci-testdev, has an I/O BAR       (0000:04:00.0)
 #   BAR_DMABUF_HOTPLUG       /rig/hotplug: `$BAR_DMABUF_HOTPLUG del|add`
 #                            unplugs/replugs ivshmem0 and waits for sysfs
+#   BAR_DMABUF_AER           /rig/aer: `$BAR_DMABUF_AER` injects a fatal
+#                            AER error at ivshmem0's root port and waits
+#                            for the kernel's recovery (link reset)
 #   BAR_DMABUF_HOSTFILE_CHECK, BAR_DMABUF_HOSTFILE
 #                            /rig/hostfile-check: `... OFFSET HEXBYTES` has
 #                            the host compare ivshmem0's BAR2 backing file

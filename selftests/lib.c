@@ -318,6 +318,8 @@ const char *bd_way_unavailable(enum bd_way way, const char *bdf)
 
 	if (way == BD_WAY_HOTPLUG && !bd_env("BAR_DMABUF_HOTPLUG"))
 		return "BAR_DMABUF_HOTPLUG not set (hot-unplug needs the test VM)";
+	if (way == BD_WAY_AER && !bd_env("BAR_DMABUF_AER"))
+		return "BAR_DMABUF_AER not set (AER injection needs the test VM)";
 	snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s/reset", bdf);
 	if (way == BD_WAY_RESET && access(path, W_OK)) {
 		snprintf(why, sizeof(why), "%s has no reset method", bdf);
@@ -328,7 +330,8 @@ const char *bd_way_unavailable(enum bd_way way, const char *bdf)
 
 int bd_way_out(enum bd_way way, const char *bdf)
 {
-	char path[160];
+	char path[160], *argv[2];
+	int ret;
 
 	switch (way) {
 	case BD_WAY_UNBIND:
@@ -338,6 +341,13 @@ int bd_way_out(enum bd_way way, const char *bdf)
 	case BD_WAY_RESET:
 		snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s/reset", bdf);
 		return bd_write_file(path, "1");
+	case BD_WAY_AER:
+		argv[0] = (char *)bd_env("BAR_DMABUF_AER");
+		argv[1] = NULL;
+		if (!argv[0])
+			return -ENOENT;
+		ret = bd_run(argv);
+		return ret > 0 ? -EIO : ret;
 	}
 	return -EINVAL;
 }

@@ -156,6 +156,7 @@ enum bd_way {
 	BD_WAY_UNBIND,		/* echo BDF > .../drivers/bar_dmabuf/unbind */
 	BD_WAY_HOTPLUG,		/* $BAR_DMABUF_HOTPLUG del */
 	BD_WAY_RESET,		/* echo 1 > .../BDF/reset */
+	BD_WAY_AER,		/* $BAR_DMABUF_AER: error recovery resets the link */
 };
 
 /* Why @way can't be taken with @bdf here (a SKIP reason), or NULL. */

@@ -84,6 +84,14 @@ FIXTURE_VARIANT_ADD(way, pci_reset_unmap_first) {
 	.way = BD_WAY_RESET,
 };
 
+FIXTURE_VARIANT_ADD(way, aer_recovery_fence_first) {
+	.way = BD_WAY_AER, .fence_first = true,
+};
+
+FIXTURE_VARIANT_ADD(way, aer_recovery_unmap_first) {
+	.way = BD_WAY_AER,
+};
+
 FIXTURE_VARIANT_ADD(way, last_close_fence_first) {
 	.close = true, .fence_first = true,
 };
@@ -264,7 +272,7 @@ TEST_F_TIMEOUT(way, waits_for_fence_and_unmap, 300)
 		EXPECT_EQ(-ENODEV, ret);
 		EXPECT_EQ(-ENODEV, imp_attach(self->e.impfd, self->buf, 0, &h2));
 	} else {
-		/* reset_done already restored it; close needs the restore. */
+		/* reset_done or AER resume restored it; close needs RESTORE. */
 		EXPECT_EQ(0, ret) TH_LOG("restore: %s", strerror(-ret));
 		EXPECT_EQ(0, imp_attach(self->e.impfd, self->buf, 0, &h2));
 		EXPECT_EQ(0, imp_map(self->e.impfd, h2, NULL));

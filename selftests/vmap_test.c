@@ -432,6 +432,10 @@ FIXTURE_VARIANT_ADD(vm_way, pci_reset) {
 	.way = BD_WAY_RESET,
 };
 
+FIXTURE_VARIANT_ADD(vm_way, aer_recovery) {
+	.way = BD_WAY_AER,
+};
+
 FIXTURE_SETUP(vm_way)
 {
 	const char *why;
@@ -483,7 +487,7 @@ TEST_F_TIMEOUT(vm_way, waits_for_vunmap, 180)
 			    &way, h, "the way out");
 
 	if (!variant->dead) {
-		/* reset_done restored the buffer: vmap reads the BAR again. */
+		/* reset_done or resume restored it: vmap reads the BAR again. */
 		ASSERT_EQ(0, vm_vmap(self->e.impfd, self->buf, &h2, NULL));
 		ASSERT_EQ(0, vm_rw(self->e.impfd, h2, false, 0, got, BUF_LEN));
 		EXPECT_EQ(0, memcmp(got, self->want, BUF_LEN));

@@ -151,6 +151,8 @@ static int bar_dmabuf_pci_probe(struct pci_dev *pdev,
 	if (ret)
 		goto err_debugfs;
 
+	/* what slot_reset restores after an error recovery reset */
+	pci_save_state(pdev);
 	pci_info(pdev, "bound; control node /dev/bar_dmabuf/%s\n", bdev->name);
 	return 0;
 
@@ -204,10 +206,17 @@ static void bar_dmabuf_pci_reset_prepare(struct pci_dev *pdev)
 	bar_dmabuf_revoke_all(bdev, BAR_DMABUF_WHY_RESET, 0, NULL);
 }
 
-/* After it: give back what reset_prepare took, nothing else. */
+/*
+ * After it: give back what reset_prepare took, nothing else. And save the
+ * config space again for error recovery's slot_reset: before 6.12 (seen on
+ * 6.1) the core's pci_restore_state() after a function reset drops the
+ * saved copy, and restoring nothing leaves the BARs unassigned.
+ */
 static void bar_dmabuf_pci_reset_done(struct pci_dev *pdev)
 {
 	struct bar_dmabuf_dev *bdev = pci_get_drvdata(pdev);
+
+	pci_save_state(pdev);
 
 	mutex_lock(&bdev->lock);
 	bdev->resetting = false;
@@ -216,7 +225,44 @@ static void bar_dmabuf_pci_reset_done(struct pci_dev *pdev)
 	bar_dmabuf_restore_all(bdev, true, NULL);
 }
 
+/*
+ * PCI error recovery (AER, DPC) resets the link under us without
+ * reset_prepare. A frozen channel is a reset: revoke and wait first, as
+ * reset_prepare does, and give the buffers back in resume once the device
+ * works again. A permanent failure is a removal still to come: revoke and
+ * keep them revoked (remove makes them dead). A non-fatal error resets
+ * nothing: the buffers stay.
+ */
+static pci_ers_result_t bar_dmabuf_pci_error_detected(struct pci_dev *pdev,
+						      pci_channel_state_t state)
+{
+	if (state == pci_channel_io_normal)
+		return PCI_ERS_RESULT_CAN_RECOVER;
+	pci_info(pdev, "PCI error recovery (%s): revoking every buffer\n",
+		 state == pci_channel_io_frozen ? "frozen" : "permanent failure");
+	bar_dmabuf_pci_reset_prepare(pdev);
+	return state == pci_channel_io_frozen ? PCI_ERS_RESULT_NEED_RESET :
+						PCI_ERS_RESULT_DISCONNECT;
+}
+
+/* The link was reset: the function's config space is back to defaults. */
+static pci_ers_result_t bar_dmabuf_pci_slot_reset(struct pci_dev *pdev)
+{
+	pci_restore_state(pdev);
+	pci_save_state(pdev);
+	return PCI_ERS_RESULT_RECOVERED;
+}
+
+static void bar_dmabuf_pci_resume(struct pci_dev *pdev)
+{
+	pci_info(pdev, "PCI error recovery done: restoring the buffers the reset revoked\n");
+	bar_dmabuf_pci_reset_done(pdev);
+}
+
 static const struct pci_error_handlers bar_dmabuf_pci_err_handler = {
+	.error_detected = bar_dmabuf_pci_error_detected,
+	.slot_reset = bar_dmabuf_pci_slot_reset,
+	.resume = bar_dmabuf_pci_resume,
 	.reset_prepare = bar_dmabuf_pci_reset_prepare,
 	.reset_done = bar_dmabuf_pci_reset_done,
 };
