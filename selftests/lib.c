@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,6 +312,29 @@ int bd_rebind(const char *bdf)
 	return bd_wait_path(node, true, 30000);
 }
 
+/*
+ * Does the kernel's AER driver serve the port above @bdf? Its AER service
+ * (portdrv's "pcie002") is then bound to the "aer" driver.
+ */
+static bool bd_aer_served(const char *bdf)
+{
+	char path[160], real[PATH_MAX], svc[PATH_MAX + 64], *port;
+
+	snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s", bdf);
+	if (!realpath(path, real))
+		return false;
+	port = strrchr(real, '/');
+	if (!port)
+		return false;
+	*port = '\0';
+	port = strrchr(real, '/');
+	if (!port)
+		return false;
+	snprintf(svc, sizeof(svc),
+		 "/sys/bus/pci_express/devices/%s:pcie002/driver", port + 1);
+	return access(svc, F_OK) == 0;
+}
+
 const char *bd_way_unavailable(enum bd_way way, const char *bdf)
 {
 	static char why[128];
@@ -320,6 +344,12 @@ const char *bd_way_unavailable(enum bd_way way, const char *bdf)
 		return "BAR_DMABUF_HOTPLUG not set (hot-unplug needs the test VM)";
 	if (way == BD_WAY_AER && !bd_env("BAR_DMABUF_AER"))
 		return "BAR_DMABUF_AER not set (AER injection needs the test VM)";
+	if (way == BD_WAY_AER && !bd_aer_served(bdf)) {
+		snprintf(why, sizeof(why),
+			 "the kernel handles no AER above %s (no CONFIG_PCIEAER, or firmware first)",
+			 bdf);
+		return why;
+	}
 	snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s/reset", bdf);
 	if (way == BD_WAY_RESET && access(path, W_OK)) {
 		snprintf(why, sizeof(why), "%s has no reset method", bdf);
