@@ -124,6 +124,27 @@ static void imp_unmap_all_locked(struct imp_attach *ia)
 }
 
 /*
+ * DETACH_WITHOUT_UNMAP: forget every mapping without handing it back, as
+ * a buggy importer would; the exporter's detach has to deal with them.
+ */
+static void imp_forget_all_locked(struct imp_attach *ia)
+{
+	struct imp_mapping *m, *tmp;
+
+	dma_resv_assert_held(ia->dmabuf->resv);
+
+	list_for_each_entry_safe(m, tmp, &ia->maps, node) {
+		m->sgt = NULL;
+		WRITE_ONCE(m->unmapped, true);
+		list_del(&m->node);
+		atomic_dec(&imp_counters.mappings);
+		atomic_inc(&imp_counters.violations);
+		imp_mapping_put(m);
+	}
+	ia->cur = NULL;
+}
+
+/*
  * The exporter's invalidate callback (move_notify before 7.1). Called with
  * the buffer's dma_resv lock held; takes only our spinlocks and queues work.
  */
@@ -485,7 +506,10 @@ int imp_attach_detach(struct imp_attach *ia, bool force)
 			goto out_unlock;
 	}
 	ia->state = IMP_DETACHED;
-	imp_unmap_all_locked(ia);
+	if (ia->bflags & BAR_DMABUF_IMP_DETACH_WITHOUT_UNMAP)
+		imp_forget_all_locked(ia);
+	else
+		imp_unmap_all_locked(ia);
 	dma_resv_unlock(ia->dmabuf->resv);
 
 	/* The worker sees IMP_DETACHED and stops; wait for it. */
@@ -609,7 +633,8 @@ int imp_attach_set_behaviour(struct imp_attach *ia,
 	int ret;
 
 	if (arg->flags & ~(BAR_DMABUF_IMP_REMAP_ON_RESTORE |
-			   BAR_DMABUF_IMP_WRITE_AFTER_INVALIDATE))
+			   BAR_DMABUF_IMP_WRITE_AFTER_INVALIDATE |
+			   BAR_DMABUF_IMP_DETACH_WITHOUT_UNMAP))
 		return -EINVAL;
 	if (arg->unmap_mode > BAR_DMABUF_IMP_UNMAP_NEVER)
 		return -EINVAL;

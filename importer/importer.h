@@ -65,7 +65,8 @@ struct imp_file;
  * @jobs_pending: jobs whose fence has not signalled
  * @dma_faults: accesses whose DMA address did not translate
  * @late_reads: late reads issued
- * @violations: writes after invalidate done on request
+ * @violations: protocol violations done on request: writes after
+ *	invalidate, mappings left to the exporter at detach
  * @watchdog_expired: held fences the watchdog signalled
  * @invalidates: invalidate callbacks received
  *

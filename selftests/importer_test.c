@@ -444,6 +444,49 @@ TEST_F_TIMEOUT(violation, detach_races_the_write, 300)
 	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
+/*
+ * The exporter's side of an importer bug: an importer that detaches (or
+ * closes) without unmapping is done with the buffer, so the exporter
+ * unmaps what it left (nothing stays in its IOMMU; DMA-API debug and
+ * kmemleak on the debug kernel see every table go), says so in the kernel
+ * log, counts nothing left (a revoke completes at once, debugfs shows no
+ * live mapping) and the buffer works for the next importer.
+ */
+TEST_F_TIMEOUT(violation, detach_without_unmap_is_cleaned_up, 120)
+{
+	char line[512], block[4096];
+	__u32 h, h2;
+	int kfd;
+
+	if (self->skipped)
+		return;
+	violation_buffer(_metadata, &self->e, BUF_FIRST, &self->buf,
+			 &self->cpu, self->pattern);
+	kfd = bd_kmsg_open();
+	ASSERT_LE(0, kfd);
+	h = bd_fixture_attach(_metadata, &self->e, self->buf,
+			      BAR_DMABUF_IMP_UNMAP_WORKER,
+			      BAR_DMABUF_IMP_DETACH_WITHOUT_UNMAP, 0, true);
+	ASSERT_EQ(0, bd_debugfs_buffer(self->e.bdf, self->buf, block,
+				       sizeof(block)));
+	EXPECT_NE(NULL, strstr(block, "live mappings: 1")) TH_LOG("%s", block);
+	ASSERT_EQ(0, imp_detach(self->e.impfd, h));
+	EXPECT_EQ(1, bd_kmsg_wait(kfd, "mapping(s) never unmapped; unmapped them",
+				  line, sizeof(line), EVENT_MS));
+	close(kfd);
+	ASSERT_EQ(0, bd_debugfs_buffer(self->e.bdf, self->buf, block,
+				       sizeof(block)));
+	EXPECT_NE(NULL, strstr(block, "live mappings: 0")) TH_LOG("%s", block);
+
+	/* Nothing left to wait for; and the buffer serves the next one. */
+	EXPECT_EQ(0, bd_revoke(self->e.devfd, self->buf, 0, BLOCKED_MS, NULL));
+	EXPECT_EQ(0, bd_restore(self->e.devfd, self->buf, 0, NULL));
+	h2 = bd_fixture_attach(_metadata, &self->e, self->buf,
+			       BAR_DMABUF_IMP_UNMAP_WORKER, 0, 0, true);
+	check_still_works(_metadata, self->e.impfd, h2, 0);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
+}
+
 /* ------------------------------------------------------------------ */
 
 FIXTURE(watchdog)

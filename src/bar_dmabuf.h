@@ -185,18 +185,35 @@ enum bar_dmabuf_path {
 };
 
 /**
+ * struct bar_dmabuf_map - one table handed to an importer, not yet back
+ * @node: on &bar_dmabuf_attach.maps (resv lock)
+ * @sgt: the table map returned
+ * @dir: the direction it was mapped for
+ *
+ * Lifetime: made by map, freed by the unmap of @sgt, or by detach if the
+ * importer never unmapped it.
+ */
+struct bar_dmabuf_map {
+	struct list_head node;
+	struct sg_table *sgt;
+	enum dma_data_direction dir;
+};
+
+/**
  * struct bar_dmabuf_attach - our state of one attachment (attach->priv)
  * @node: on &bar_dmabuf_buf.attachments (alock)
  * @attach: the core's attachment; we live from our attach op to our detach
  *	op, inside its lifetime
  * @path: how map works for this importer, chosen at attach, immutable
- * @nr_maps: live mappings of this attachment (changed under the resv lock)
+ * @maps: &struct bar_dmabuf_map of every live mapping (resv lock)
+ * @nr_maps: entries of @maps, readable without the lock (for debugfs)
  * @nr_pins: pins of this attachment (changed under the resv lock)
  */
 struct bar_dmabuf_attach {
 	struct list_head node;
 	struct dma_buf_attachment *attach;
 	enum bar_dmabuf_path path;
+	struct list_head maps;
 	atomic_t nr_maps;
 	atomic_t nr_pins;
 };

@@ -62,6 +62,7 @@ static int bar_dmabuf_attach(struct dma_buf *dmabuf,
 	if (!battach)
 		return -ENOMEM;
 	battach->attach = attach;
+	INIT_LIST_HEAD(&battach->maps);
 	atomic_set(&battach->nr_maps, 0);
 	atomic_set(&battach->nr_pins, 0);
 
@@ -90,26 +91,54 @@ err_free:
 	return ret;
 }
 
+/*
+ * Hand back one mapping: its DMA addresses, its table, its count. Resv
+ * lock held (by the core for an unmap, by detach for a leftover).
+ */
+static void bar_dmabuf_unmap_one(struct bar_dmabuf_buf *buf,
+				 struct bar_dmabuf_attach *battach,
+				 struct bar_dmabuf_map *m)
+{
+	dma_resv_assert_held(buf->dmabuf->resv);
+
+	list_del(&m->node);
+	bar_dmabuf_p2p_unmap(battach, m->sgt, m->dir);
+	kfree(m);
+	atomic_dec(&battach->nr_maps);
+	trace_bar_dmabuf_unmap(buf, battach->attach->dev);
+	if (atomic_dec_and_test(&buf->live_maps))
+		wake_up_all(&buf->wq);
+}
+
+/*
+ * The core calls detach without the resv lock, the attachment already off
+ * the buffer's list (no invalidate reaches it any more). Mappings left are
+ * an importer bug: an importer that detaches is done with the buffer, so
+ * they are unmapped here rather than left in its IOMMU for good, and no
+ * later revoke waits for them.
+ */
 static void bar_dmabuf_detach(struct dma_buf *dmabuf,
 			      struct dma_buf_attachment *attach)
 {
 	struct bar_dmabuf_buf *buf = dmabuf->priv;
 	struct bar_dmabuf_attach *battach = attach->priv;
-	int left;
+	struct bar_dmabuf_map *m, *tmp;
+	int left = 0;
 
 	spin_lock(&buf->alock);
 	list_del(&battach->node);
 	spin_unlock(&buf->alock);
 
-	/* an importer bug; do not let it hang every later revoke */
-	left = atomic_read(&battach->nr_maps);
-	if (left) {
-		dev_warn(attach->dev,
-			 "%s buffer %u: detached with %d mapping(s) never unmapped\n",
-			 buf->bdev->name, buf->id, left);
-		if (atomic_sub_and_test(left, &buf->live_maps))
-			wake_up_all(&buf->wq);
+	dma_resv_lock(dmabuf->resv, NULL);
+	list_for_each_entry_safe(m, tmp, &battach->maps, node) {
+		bar_dmabuf_unmap_one(buf, battach, m);
+		left++;
 	}
+	dma_resv_unlock(dmabuf->resv);
+	if (left)
+		dev_warn(attach->dev,
+			 "%s buffer %u: detached with %d mapping(s) never unmapped; unmapped them\n",
+			 buf->bdev->name, buf->id, left);
 	attach->priv = NULL;
 	kfree(battach);
 }
@@ -146,6 +175,7 @@ static struct sg_table *bar_dmabuf_map(struct dma_buf_attachment *attach,
 {
 	struct bar_dmabuf_buf *buf = attach->dmabuf->priv;
 	struct bar_dmabuf_attach *battach = attach->priv;
+	struct bar_dmabuf_map *m;
 	struct sg_table *sgt;
 
 	dma_resv_assert_held(attach->dmabuf->resv);
@@ -154,10 +184,17 @@ static struct sg_table *bar_dmabuf_map(struct dma_buf_attachment *attach,
 	if (buf->revoked)
 		return ERR_PTR(-ENODEV);
 
+	m = bar_dmabuf_compat_zalloc(*m);
+	if (!m)
+		return ERR_PTR(-ENOMEM);
 	sgt = bar_dmabuf_p2p_map(buf, battach, dir);
-	if (IS_ERR(sgt))
+	if (IS_ERR(sgt)) {
+		kfree(m);
 		return sgt;
-
+	}
+	m->sgt = sgt;
+	m->dir = dir;
+	list_add_tail(&m->node, &battach->maps);
 	atomic_inc(&battach->nr_maps);
 	atomic_inc(&buf->live_maps);
 	trace_bar_dmabuf_map(buf, attach->dev, sgt->nents);
@@ -168,7 +205,7 @@ static struct sg_table *bar_dmabuf_map(struct dma_buf_attachment *attach,
  * The resv lock is held by the core, possibly because the importer is
  * inside its invalidate callback called from our revoke: never take it
  * here, nor the device lock. This is the only place a mapping's DMA
- * addresses are released (rule 5).
+ * addresses are released (rule 5), but for detach's leftovers.
  */
 static void bar_dmabuf_unmap(struct dma_buf_attachment *attach,
 			     struct sg_table *sgt,
@@ -176,12 +213,17 @@ static void bar_dmabuf_unmap(struct dma_buf_attachment *attach,
 {
 	struct bar_dmabuf_buf *buf = attach->dmabuf->priv;
 	struct bar_dmabuf_attach *battach = attach->priv;
+	struct bar_dmabuf_map *m;
 
-	bar_dmabuf_p2p_unmap(battach, sgt, dir);
-	atomic_dec(&battach->nr_maps);
-	trace_bar_dmabuf_unmap(buf, attach->dev);
-	if (atomic_dec_and_test(&buf->live_maps))
-		wake_up_all(&buf->wq);
+	list_for_each_entry(m, &battach->maps, node) {
+		if (m->sgt == sgt) {
+			bar_dmabuf_unmap_one(buf, battach, m);
+			return;
+		}
+	}
+	dev_warn_ratelimited(attach->dev,
+			     "%s buffer %u: unmap of a table this attachment does not hold; ignored\n",
+			     buf->bdev->name, buf->id);
 }
 
 /* CPU physical address of byte @off of the buffer */

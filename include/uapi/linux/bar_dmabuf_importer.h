@@ -137,10 +137,14 @@ enum bar_dmabuf_imp_unmap_mode {
  *	at once from the worker
  * @BAR_DMABUF_IMP_WRITE_AFTER_INVALIDATE: misbehave: issue one write to the
  *	old mapping after the invalidate (logged as a violation)
+ * @BAR_DMABUF_IMP_DETACH_WITHOUT_UNMAP: misbehave: DETACH (or closing the
+ *	file) detaches without handing the mappings back first, leaving them
+ *	to the exporter (counted as a violation)
  */
 enum bar_dmabuf_imp_behaviour_flags {
 	BAR_DMABUF_IMP_REMAP_ON_RESTORE = 1 << 0,
 	BAR_DMABUF_IMP_WRITE_AFTER_INVALIDATE = 1 << 1,
+	BAR_DMABUF_IMP_DETACH_WITHOUT_UNMAP = 1 << 2,
 };
 
 /**
