@@ -188,7 +188,10 @@ bar_dmabuf_compat_p2p_map(struct dma_buf_attachment *attach,
  * (dma_iova_link(..., paddr, 0, len, ...)), so when the IOMMU translates,
  * a buffer of several ranges fails to map with -EADDRINUSE. Buffers of
  * more than this many ranges are mapped with dma_map_resource() instead
- * (p2p.c), which the kernel's helper would also do underneath.
+ * (p2p.c), which is what the helper does for a path through the host
+ * bridge. For a switch-local path the helper would hand out PCI bus
+ * addresses instead; dma_map_resource() gives an address routed through
+ * the root complex (README: known limits).
  */
 #define BAR_DMABUF_COMPAT_P2P_HELPER_MAX_RANGES	1
 
