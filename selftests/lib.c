@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -1105,6 +1106,82 @@ int bd_debugfs_wait(const char *bdf, int buf_fd, const char *needle,
 			return -ETIMEDOUT;
 		usleep(20000);
 	}
+}
+
+int bd_debugfs_buffer_id(const char *bdf, int buf_fd)
+{
+	char block[4096];
+	unsigned int id;
+	int ret;
+
+	ret = bd_debugfs_buffer(bdf, buf_fd, block, sizeof(block));
+	if (ret)
+		return ret;
+	if (sscanf(block, "buffer %u:", &id) != 1)
+		return -EINVAL;
+	return (int)id;
+}
+
+#define BD_TRACEFS	"/sys/kernel/tracing"
+
+int bd_trace_start(void)
+{
+	struct stat st;
+	int ret, fd;
+
+	if (stat(BD_TRACEFS "/events", &st))
+		mount("nodev", BD_TRACEFS, "tracefs", 0, NULL);
+	if (stat(BD_TRACEFS "/events/bar_dmabuf", &st))
+		return -ENOENT;
+	ret = bd_write_file(BD_TRACEFS "/tracing_on", "0");
+	if (ret)
+		return ret;
+	fd = open(BD_TRACEFS "/trace", O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	ret = bd_write_file(BD_TRACEFS "/events/bar_dmabuf/enable", "1");
+	if (ret)
+		return ret;
+	return bd_write_file(BD_TRACEFS "/tracing_on", "1");
+}
+
+char *bd_trace_read(void)
+{
+	size_t cap = 1 << 16, len = 0;
+	char *text = malloc(cap), *bigger;
+	ssize_t n;
+	int fd;
+
+	if (!text)
+		return NULL;
+	fd = open(BD_TRACEFS "/trace", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		free(text);
+		return NULL;
+	}
+	for (;;) {
+		if (cap - len < 4096) {
+			bigger = realloc(text, cap * 2);
+			if (!bigger)
+				break;
+			text = bigger;
+			cap *= 2;
+		}
+		n = read(fd, text + len, cap - len - 1);
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	text[len] = '\0';
+	return text;
+}
+
+void bd_trace_stop(void)
+{
+	bd_write_file(BD_TRACEFS "/tracing_on", "0");
+	bd_write_file(BD_TRACEFS "/events/bar_dmabuf/enable", "0");
 }
 
 int bd_debugfs_nr_buffers(const char *bdf)

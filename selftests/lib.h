@@ -389,6 +389,24 @@ int bd_debugfs_buffer(const char *bdf, int buf_fd, char *out, size_t len);
 int bd_debugfs_wait(const char *bdf, int buf_fd, const char *needle,
 		    int timeout_ms);
 
+/* The id debugfs gives the buffer behind @buf_fd ("buffer N:"), or -errno. */
+int bd_debugfs_buffer_id(const char *bdf, int buf_fd);
+
+/* ---- the exporter's tracepoints ---- */
+
+/*
+ * Trace the bar_dmabuf:* events from an empty buffer (tracefs mounted at
+ * /sys/kernel/tracing if it is not): 0, or -ENOENT if this kernel has no
+ * such events (no tracing, or the module not loaded), -errno.
+ */
+int bd_trace_start(void);
+
+/* The trace so far, one event a line in time order (free() it), or NULL. */
+char *bd_trace_read(void);
+
+/* Stop tracing and turn the events off again. */
+void bd_trace_stop(void);
+
 /* Number of buffers bar_dmabuf/<bdf>/buffers lists, or -errno. */
 int bd_debugfs_nr_buffers(const char *bdf);
 

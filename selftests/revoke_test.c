@@ -156,6 +156,123 @@ FIXTURE_TEARDOWN(rv)
 }
 
 /*
+ * In @text (a trace), the line number of the first bar_dmabuf_@event of
+ * buffer @id of @bdf, or -1.
+ */
+static int trace_pos(const char *text, const char *event, const char *bdf,
+		     int id)
+{
+	char ev[64], who[64];
+	const char *line, *eol, *hit;
+	int n = 0;
+	size_t wl;
+
+	snprintf(ev, sizeof(ev), " bar_dmabuf_%s: ", event);
+	wl = snprintf(who, sizeof(who), "%s buffer %d", bdf, id);
+	for (line = text; *line; line = *eol ? eol + 1 : eol, n++) {
+		eol = strchrnul(line, '\n');
+		hit = strstr(line, ev);
+		if (!hit || hit > eol)
+			continue;
+		hit = strstr(hit, who);
+		if (hit && hit < eol && (hit[wl] == ' ' || hit + wl == eol))
+			return n;
+	}
+	return -1;
+}
+
+/*
+ * Capability 6: the tracepoints tell a revoke's story, in order. With the
+ * bar_dmabuf events on, a new buffer is exported, attached and mapped; a
+ * revoke starts while the importer holds a fence and its mapping (WORKER
+ * mode: it unmaps once its jobs are done). While the fence is held the
+ * trace has revoke_start and neither fences_drained nor revoke_done; once
+ * it signals: fences_drained, the importer's unmap and unmaps_drained,
+ * then revoke_done (ret 0), then the restore.
+ */
+TEST_F_TIMEOUT(rv, tracepoints_show_the_revoke_timeline, 120)
+{
+	int exp, att, map, start, fences, unmap, unmaps, done, restore;
+	struct bd_async_revoke ar;
+	int fd, id, ret, status = 0;
+	const char *bdf = self->e.bdf;
+	char *t;
+	__u64 job = 0;
+	__u32 h;
+
+	if (self->skipped)
+		return;
+	ret = bd_trace_start();
+	if (ret == -ENOENT)
+		SKIP(return, "no bar_dmabuf trace events (kernel without event tracing?)");
+	ASSERT_EQ(0, ret) TH_LOG("tracefs: %s", strerror(-ret));
+	fd = bd_env_export(&self->e, 16, 1);
+	ASSERT_LE(0, fd) TH_LOG("%s", self->e.why);
+	id = bd_debugfs_buffer_id(bdf, fd);
+	ASSERT_LE(0, id);
+	h = bd_fixture_attach(_metadata, &self->e, fd,
+			      BAR_DMABUF_IMP_UNMAP_WORKER, 0, 0, true);
+	ASSERT_EQ(0, imp_submit(self->e.impfd, h, BAR_DMABUF_IMP_JOB_HOLD,
+				BAR_DMABUF_IMP_USAGE_WRITE, 0, 64, NULL, 0,
+				&job, NULL));
+	ASSERT_EQ(0, bd_async_revoke_start(&ar, self->e.devfd, fd, 0,
+					   RETURN_MS));
+	ASSERT_EQ(0, imp_wait_event(self->e.impfd, h,
+				    BAR_DMABUF_IMP_EV_INVALIDATE, 1, EVENT_MS,
+				    NULL));
+
+	/* The fence is held: the revoke has started, not drained. */
+	t = bd_trace_read();
+	ASSERT_NE(NULL, t);
+	EXPECT_LE(0, trace_pos(t, "export", bdf, id)) TH_LOG("%s", t);
+	EXPECT_LE(0, trace_pos(t, "attach", bdf, id));
+	EXPECT_LE(0, trace_pos(t, "map", bdf, id));
+	EXPECT_LE(0, trace_pos(t, "revoke_start", bdf, id));
+	EXPECT_EQ(-1, trace_pos(t, "fences_drained", bdf, id)) TH_LOG("%s", t);
+	EXPECT_EQ(-1, trace_pos(t, "revoke_done", bdf, id));
+	free(t);
+
+	ASSERT_EQ(0, imp_signal(self->e.impfd, job));
+	ASSERT_EQ(0, imp_wait_job(self->e.impfd, job, EVENT_MS, NULL, 0,
+				  &status, NULL));
+	ASSERT_TRUE(bd_async_wait(&ar.a, RETURN_MS));
+	bd_async_join(&ar.a);
+	EXPECT_EQ(0, ar.a.ret);
+	EXPECT_EQ(0, bd_restore(self->e.devfd, fd, 0, NULL));
+
+	t = bd_trace_read();
+	bd_trace_stop();
+	ASSERT_NE(NULL, t);
+	exp = trace_pos(t, "export", bdf, id);
+	att = trace_pos(t, "attach", bdf, id);
+	map = trace_pos(t, "map", bdf, id);
+	start = trace_pos(t, "revoke_start", bdf, id);
+	fences = trace_pos(t, "fences_drained", bdf, id);
+	unmap = trace_pos(t, "unmap", bdf, id);
+	unmaps = trace_pos(t, "unmaps_drained", bdf, id);
+	done = trace_pos(t, "revoke_done", bdf, id);
+	restore = trace_pos(t, "restore", bdf, id);
+	TH_LOG("trace lines: export %d attach %d map %d revoke_start %d",
+	       exp, att, map, start);
+	TH_LOG("fences_drained %d unmap %d unmaps_drained %d revoke_done %d restore %d",
+	       fences, unmap, unmaps, done, restore);
+	EXPECT_LE(0, exp);
+	EXPECT_LT(exp, att);
+	EXPECT_LT(att, map);
+	EXPECT_LT(map, start);
+	EXPECT_LT(start, fences);
+	EXPECT_LT(start, unmap);
+	EXPECT_LT(unmap, unmaps);
+	EXPECT_LT(fences, done);
+	EXPECT_LT(unmaps, done);
+	EXPECT_LT(done, restore);
+	EXPECT_NE(NULL, strstr(t, "ret 0")) TH_LOG("trace:\n%s", t);
+	free(t);
+	close(fd);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
+}
+
+/*
  * Test 4, rule 4: a fence imported from userspace with
  * DMA_BUF_IOCTL_IMPORT_SYNC_FILE holds the revoke like the importer's own.
  * The fence comes from a held job on a second buffer, so the revoked buffer
