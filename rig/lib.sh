@@ -192,9 +192,11 @@ rig_linux_source_deb() {
 # it, boot-and-run.sh's AMD family-23 CPU model makes pci_p2pdma_distance()
 # prove the path from the ivshmem BARs to the edu importer, so the suite
 # loads the exporter with allow_unproven_p2p=0 and takes the proven path.
-# It is exported here because guest/init exports only its own list.
+# BAR_DMABUF_DMABUF_DEBUG=y|n: CONFIG_DMABUF_DEBUG (the core hands importers
+# a copy of each table, which leaks if an importer never unmaps).
+# They are exported here because guest/init exports only its own list.
 rig_guest_env() {
-	local config p2pdma=
+	local config p2pdma= dmabuf_debug=
 
 	# the kernel's .config: the headers' (or the debug build's), else
 	# Debian's /boot/config-* or the modules' config
@@ -206,10 +208,11 @@ rig_guest_env() {
 	) || config=
 	if [ -z "$config" ]; then
 		say guest-env "no kernel config for $1: BAR_DMABUF_P2PDMA left unset"
-	elif grep -q '^CONFIG_PCI_P2PDMA=y' "$config"; then
-		p2pdma=y
 	else
 		p2pdma=n
+		dmabuf_debug=n
+		if grep -q '^CONFIG_PCI_P2PDMA=y' "$config"; then p2pdma=y; fi
+		if grep -q '^CONFIG_DMABUF_DEBUG=y' "$config"; then dmabuf_debug=y; fi
 	fi
 	cat <<-EOF
 		BAR_DMABUF_BDF=0000:01:00.0
@@ -223,6 +226,7 @@ rig_guest_env() {
 		RIG_KERNEL=$1
 	EOF
 	[ -z "$p2pdma" ] || echo "export BAR_DMABUF_P2PDMA=$p2pdma"
+	[ -z "$dmabuf_debug" ] || echo "export BAR_DMABUF_DMABUF_DEBUG=$dmabuf_debug"
 }
 
 # Whole seconds since the epoch, for stage timings.

@@ -18,6 +18,9 @@
 #       when this script loads it (default 0 where the path is provable, so
 #       the suite runs on the proven path; 1 where it is not: no
 #       CONFIG_PCI_P2PDMA, or the importer's software device)
+#   BAR_DMABUF_DMABUF_DEBUG  y|n: the kernel has CONFIG_DMABUF_DEBUG (read
+#       like BAR_DMABUF_P2PDMA when unset); the test of an importer that
+#       never unmaps skips there, the core's copy of the table would leak
 #   BAR_DMABUF_TESTS  space-separated subset of the binaries to run
 #       (default: every *_test binary next to this script)
 #   KSFT_TIMEOUT      per-binary timeout in seconds (default: ./settings)
@@ -26,17 +29,18 @@ DIR=$(cd "$(dirname "$0")" && pwd)
 TESTS=${BAR_DMABUF_TESTS:-$(cd "$DIR" && for f in *_test; do
 	[ -x "$f" ] && echo "$f"; done)}
 
-# y or n: has this kernel CONFIG_PCI_P2PDMA? (empty: no config to read)
-kernel_p2pdma() {
+# kernel_has CONFIG_X: y or n (empty: no config to read)
+kernel_has() {
 	for f in "/boot/config-$(uname -r)" "/lib/modules/$(uname -r)/config"; do
 		[ -r "$f" ] || continue
-		if grep -q '^CONFIG_PCI_P2PDMA=y$' "$f"; then echo y; else echo n; fi
+		if grep -q "^$1=y\$" "$f"; then echo y; else echo n; fi
 		return
 	done
 }
 
-BAR_DMABUF_P2PDMA=${BAR_DMABUF_P2PDMA:-$(kernel_p2pdma)}
-export BAR_DMABUF_P2PDMA
+BAR_DMABUF_P2PDMA=${BAR_DMABUF_P2PDMA:-$(kernel_has CONFIG_PCI_P2PDMA)}
+BAR_DMABUF_DMABUF_DEBUG=${BAR_DMABUF_DMABUF_DEBUG:-$(kernel_has CONFIG_DMABUF_DEBUG)}
+export BAR_DMABUF_P2PDMA BAR_DMABUF_DMABUF_DEBUG
 if [ "$BAR_DMABUF_P2PDMA" = y ] && [ -n "$BAR_DMABUF_IMPORTER_BDF" ]; then
 	P2P=${BAR_DMABUF_ALLOW_UNPROVEN_P2P:-0}
 else
