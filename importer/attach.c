@@ -78,6 +78,7 @@ static struct imp_mapping *imp_map_locked(struct imp_attach *ia)
 		goto err_unmap;
 	}
 	kref_init(&m->ref);	/* the reference of ia->maps */
+	init_rwsem(&m->access);
 	m->sgt = sgt;
 	for_each_sgtable_dma_sg(sgt, sg, i) {
 		m->segs[i].addr = sg_dma_address(sg);
@@ -103,9 +104,12 @@ static void imp_unmap_locked(struct imp_attach *ia, struct imp_mapping *m)
 {
 	dma_resv_assert_held(ia->dmabuf->resv);
 
+	/* A job's access in flight finishes first; later ones see this. */
+	down_write(&m->access);
+	WRITE_ONCE(m->unmapped, true);
+	up_write(&m->access);
 	dma_buf_unmap_attachment(ia->attach, m->sgt, DMA_BIDIRECTIONAL);
 	m->sgt = NULL;
-	WRITE_ONCE(m->unmapped, true);
 	list_del(&m->node);
 	if (ia->cur == m)
 		ia->cur = NULL;
@@ -134,8 +138,10 @@ static void imp_forget_all_locked(struct imp_attach *ia)
 	dma_resv_assert_held(ia->dmabuf->resv);
 
 	list_for_each_entry_safe(m, tmp, &ia->maps, node) {
-		m->sgt = NULL;
+		down_write(&m->access);
 		WRITE_ONCE(m->unmapped, true);
+		up_write(&m->access);
+		m->sgt = NULL;
 		list_del(&m->node);
 		atomic_dec(&imp_counters.mappings);
 		atomic_inc(&imp_counters.violations);

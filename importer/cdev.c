@@ -274,6 +274,12 @@ static int imp_release(struct inode *inode, struct file *file)
 		xa_erase(&ifile->jobs, idx);
 		imp_job_put(job);
 	}
+	/*
+	 * A SIGNAL racing a job's first run can queue one more run of a job
+	 * already retired (no longer in ifile->jobs, so not cancelled above);
+	 * that run takes its attachment's lock: let it finish first.
+	 */
+	flush_workqueue(imp_wq);
 	xa_for_each(&ifile->attachments, idx, ia) {
 		xa_erase(&ifile->attachments, idx);
 		imp_attach_free(ia);

@@ -94,10 +94,18 @@ static void imp_job_signal(struct imp_job *job, int status)
 	bool cookie;
 	u64 ns;
 
+	/*
+	 * Count and log first: whoever the fence wakes (a WAIT_JOB, a revoke,
+	 * a sync_file poll) must find the signal in the log and the counter.
+	 */
+	ns = ktime_get_ns();
+	atomic_dec(&imp_counters.jobs_pending);
+	imp_log_event(&ia->log, ia->handle, BAR_DMABUF_IMP_EV_FENCE_SIGNAL,
+		      job->id, status);
+
 	cookie = dma_fence_begin_signalling();
 	if (status)
 		dma_fence_set_error(&job->fence->base, status);
-	ns = ktime_get_ns();
 	dma_fence_signal(&job->fence->base);
 
 	spin_lock(&ia->lock);
@@ -112,9 +120,6 @@ static void imp_job_signal(struct imp_job *job, int status)
 	WRITE_ONCE(job->done, true);
 	spin_unlock(&ia->lock);
 
-	atomic_dec(&imp_counters.jobs_pending);
-	imp_log_event(&ia->log, ia->handle, BAR_DMABUF_IMP_EV_FENCE_SIGNAL,
-		      job->id, status);
 	wake_up_all(&job->done_wq);
 	wake_up_all(&ia->idle_wq);
 	dma_fence_end_signalling(cookie);
@@ -132,12 +137,15 @@ static void imp_job_complete(struct imp_job *job, int status)
 	 * comes before its completion interrupt (ioremap may allocate).
 	 */
 	if (!status) {
-		if (READ_ONCE(job->map->unmapped))
+		/* an unmap waits for this access, or this sees the unmap */
+		down_read(&job->map->access);
+		if (job->map->unmapped)
 			status = -ENODEV;	/* our translation is gone */
 		else
 			status = imp_dma_access(ia, job->map, job->offset,
 						job->data, job->length,
 						job->write);
+		up_read(&job->map->access);
 	}
 	imp_log_event(&ia->log, ia->handle, BAR_DMABUF_IMP_EV_JOB_DONE,
 		      job->id, status);

@@ -36,6 +36,7 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/rwsem.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -145,8 +146,13 @@ struct imp_seg {
  * @sgt: what dma_buf_map_attachment() returned; NULL once unmapped
  *	(dma_resv lock)
  * @invalidated: an invalidate callback arrived (dma_resv lock)
- * @unmapped: handed back to the exporter; written under the dma_resv lock,
- *	read by the engine with READ_ONCE()
+ * @unmapped: handed back to the exporter; set under the dma_resv lock and
+ *	@access held for writing, before the exporter's unmap; the engine
+ *	reads it with @access held for reading across its whole access, so
+ *	no job touches an address after it was handed back. Late reads and
+ *	the violation hold the dma_resv lock instead
+ * @access: see @unmapped; taken inside the dma_resv lock, never the
+ *	other way round
  * @jobs: jobs on this mapping whose fence has not signalled (imp_attach.lock)
  * @length: bytes covered by @segs (immutable)
  * @nsegs: entries of @segs (immutable)
@@ -160,6 +166,7 @@ struct imp_mapping {
 	struct sg_table *sgt;
 	bool invalidated;
 	bool unmapped;
+	struct rw_semaphore access;
 	unsigned int jobs;
 	u64 length;
 	unsigned int nsegs;
