@@ -156,6 +156,57 @@ FIXTURE_TEARDOWN(rv)
 }
 
 /*
+ * Rule 5 from the importer's side: a SYNC-mode importer unmaps inside the
+ * invalidate callback, and a job already retiring on that mapping either
+ * finishes its access first (status 0) or sees the unmap and touches
+ * nothing (-ENODEV); never a DMA fault through an address the importer
+ * had handed back. 40 rounds of SIGNAL and REVOKE at once.
+ */
+TEST_F_TIMEOUT(rv, sync_unmap_and_a_retiring_job, 300)
+{
+	unsigned int round, done = 0, gone = 0;
+	int status = 0, faults = 0;
+	struct imp_log log;
+	__u64 job = 0;
+	__u32 h;
+
+	if (self->skipped)
+		return;
+	for (round = 0; round < 40 && !faults; round++) {
+		h = bd_fixture_attach(_metadata, &self->e, self->buf,
+				      BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true);
+		ASSERT_EQ(0, imp_submit(self->e.impfd, h,
+					BAR_DMABUF_IMP_JOB_HOLD,
+					BAR_DMABUF_IMP_USAGE_WRITE, 0, 4096,
+					NULL, 0, &job, NULL));
+		ASSERT_EQ(0, imp_signal(self->e.impfd, job));
+		ASSERT_EQ(0, bd_revoke(self->e.devfd, self->buf, 0, RETURN_MS,
+				       NULL));
+		ASSERT_EQ(0, imp_wait_job(self->e.impfd, job, EVENT_MS, NULL, 0,
+					  &status, NULL));
+		ASSERT_EQ(0, imp_read_log(self->e.impfd, h, &log));
+		faults = imp_log_count(&log, BAR_DMABUF_IMP_EV_DMA_FAULT);
+		if (faults || (status && status != -ENODEV))
+			imp_log_dump(&log);
+		imp_log_free(&log);
+		EXPECT_TRUE(status == 0 || status == -ENODEV)
+			TH_LOG("round %u: job status %s", round,
+			       strerror(-status));
+		if (status == -ENODEV)
+			gone++;
+		else if (!status)
+			done++;
+		ASSERT_EQ(0, bd_restore(self->e.devfd, self->buf, 0, NULL));
+		ASSERT_EQ(0, imp_detach(self->e.impfd, h));
+	}
+	EXPECT_EQ(0, faults) TH_LOG("round %u: a job accessed a handed-back mapping",
+				    round - 1);
+	TH_LOG("%u rounds: access before the unmap %u, after it (ENODEV) %u",
+	       round, done, gone);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
+}
+
+/*
  * In @text (a trace), the line number of the first bar_dmabuf_@event of
  * buffer @id of @bdf, or -1.
  */
