@@ -99,8 +99,14 @@ err_log:
 	return ERR_PTR(ret);
 }
 
-/* Hand one mapping back to the exporter and drop the list's reference. */
-static void imp_unmap_locked(struct imp_attach *ia, struct imp_mapping *m)
+/*
+ * Take @m off the attachment and drop the list's reference. With
+ * @hand_back, give it back to the exporter first (an UNMAP in the log);
+ * without it (DETACH_WITHOUT_UNMAP) forget it, as a buggy importer would,
+ * and leave it to the exporter's detach (counted as a violation).
+ */
+static void imp_drop_locked(struct imp_attach *ia, struct imp_mapping *m,
+			    bool hand_back)
 {
 	dma_resv_assert_held(ia->dmabuf->resv);
 
@@ -108,46 +114,33 @@ static void imp_unmap_locked(struct imp_attach *ia, struct imp_mapping *m)
 	down_write(&m->access);
 	WRITE_ONCE(m->unmapped, true);
 	up_write(&m->access);
-	dma_buf_unmap_attachment(ia->attach, m->sgt, DMA_BIDIRECTIONAL);
+	if (hand_back)
+		dma_buf_unmap_attachment(ia->attach, m->sgt, DMA_BIDIRECTIONAL);
+	else
+		atomic_inc(&imp_counters.violations);
 	m->sgt = NULL;
 	list_del(&m->node);
 	if (ia->cur == m)
 		ia->cur = NULL;
 	atomic_dec(&imp_counters.mappings);
-	imp_log_event(&ia->log, ia->handle, BAR_DMABUF_IMP_EV_UNMAP,
-		      m->length, 0);
+	if (hand_back)
+		imp_log_event(&ia->log, ia->handle, BAR_DMABUF_IMP_EV_UNMAP,
+			      m->length, 0);
 	imp_mapping_put(m);
 }
 
-static void imp_unmap_all_locked(struct imp_attach *ia)
+/* Hand one mapping back to the exporter and drop the list's reference. */
+static void imp_unmap_locked(struct imp_attach *ia, struct imp_mapping *m)
+{
+	imp_drop_locked(ia, m, true);
+}
+
+static void imp_drop_all_locked(struct imp_attach *ia, bool hand_back)
 {
 	struct imp_mapping *m, *tmp;
 
 	list_for_each_entry_safe(m, tmp, &ia->maps, node)
-		imp_unmap_locked(ia, m);
-}
-
-/*
- * DETACH_WITHOUT_UNMAP: forget every mapping without handing it back, as
- * a buggy importer would; the exporter's detach has to deal with them.
- */
-static void imp_forget_all_locked(struct imp_attach *ia)
-{
-	struct imp_mapping *m, *tmp;
-
-	dma_resv_assert_held(ia->dmabuf->resv);
-
-	list_for_each_entry_safe(m, tmp, &ia->maps, node) {
-		down_write(&m->access);
-		WRITE_ONCE(m->unmapped, true);
-		up_write(&m->access);
-		m->sgt = NULL;
-		list_del(&m->node);
-		atomic_dec(&imp_counters.mappings);
-		atomic_inc(&imp_counters.violations);
-		imp_mapping_put(m);
-	}
-	ia->cur = NULL;
+		imp_drop_locked(ia, m, hand_back);
 }
 
 /*
@@ -512,10 +505,8 @@ int imp_attach_detach(struct imp_attach *ia, bool force)
 			goto out_unlock;
 	}
 	ia->state = IMP_DETACHED;
-	if (ia->bflags & BAR_DMABUF_IMP_DETACH_WITHOUT_UNMAP)
-		imp_forget_all_locked(ia);
-	else
-		imp_unmap_all_locked(ia);
+	imp_drop_all_locked(ia, !(ia->bflags &
+				  BAR_DMABUF_IMP_DETACH_WITHOUT_UNMAP));
 	dma_resv_unlock(ia->dmabuf->resv);
 
 	/* The worker sees IMP_DETACHED and stops; wait for it. */
@@ -618,7 +609,7 @@ int imp_attach_unmap_ioctl(struct imp_attach *ia)
 	if (list_empty(&ia->maps))
 		ret = -ENOENT;
 	else
-		imp_unmap_all_locked(ia);
+		imp_drop_all_locked(ia, true);
 	dma_resv_unlock(ia->dmabuf->resv);
 out_unlock:
 	mutex_unlock(&ia->ctl_lock);
