@@ -68,9 +68,10 @@ extern bool bar_dmabuf_allow_unproven_p2p;
  * @wc: per BAR: prefetchable, and its write-combining memory type is
  *	reserved (x86 PAT: a PFN inserted into a user mapping takes the type
  *	reserved for its range, uncached if none, whatever the VMA asked for;
- *	arch_phys_wc_add() sets an MTRR where there is no PAT). Set in probe,
- *	released in remove after the last mapping of the BAR is gone;
- *	immutable in between
+ *	arch_phys_wc_add() sets an MTRR where there is no PAT). Set in probe
+ *	and immutable; the reservation is released in remove after the last
+ *	mapping of the BAR is gone (a dead buffer maps nothing). Buffers read
+ *	it for their CPU mappings (mmap, vmap)
  * @wc_mtrr: per BAR, the arch_phys_wc_add() cookie for arch_phys_wc_del()
  * @lock: the device lock: protects the fields below
  * @buffers: every buffer exported from this device and not yet released
@@ -105,8 +106,6 @@ struct bar_dmabuf_dev {
  * @bdev: the device; holds a &bar_dmabuf_dev.kref from export to release
  * @id: per-device number, immutable
  * @bar: BAR index, immutable
- * @wc: CPU mappings (mmap, vmap) are write-combined (&bar_dmabuf_dev.wc
- *	of the BAR), uncached otherwise; immutable
  * @vmap_ok: a kernel vmap is offered while the buffer is live: its ranges
  *	are contiguous in the BAR and the kernel allows a clean refusal
  *	(bar_dmabuf_compat_vmap_revocable()); immutable
@@ -153,7 +152,6 @@ struct bar_dmabuf_buf {
 	struct bar_dmabuf_dev *bdev;
 	u32 id;
 	u32 bar;
-	bool wc;
 	bool vmap_ok;
 	size_t size;
 	u32 nr_ranges;

@@ -289,8 +289,8 @@ static int bar_dmabuf_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 	bar_dmabuf_compat_vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND |
 					    VM_DONTDUMP);
 	prot = vm_get_page_prot(vma->vm_flags);
-	vma->vm_page_prot = buf->wc ? pgprot_writecombine(prot) :
-					    pgprot_noncached(prot);
+	vma->vm_page_prot = buf->bdev->wc[buf->bar] ?
+			    pgprot_writecombine(prot) : pgprot_noncached(prot);
 	vma->vm_private_data = buf;
 	vma->vm_ops = &bar_dmabuf_vm_ops;
 	return 0;
@@ -310,7 +310,7 @@ static int bar_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 
 	dma_resv_assert_held(dmabuf->resv);
 
-	if (buf->wc)
+	if (buf->bdev->wc[buf->bar])
 		vaddr = ioremap_wc(buf->phys[0].paddr, buf->size);
 	else
 		vaddr = ioremap(buf->phys[0].paddr, buf->size);
@@ -539,7 +539,6 @@ int bar_dmabuf_export(struct bar_dmabuf_dev *bdev,
 	}
 	buf->bdev = bdev;
 	buf->bar = req->bar_index;
-	buf->wc = bdev->wc[req->bar_index];
 	buf->nr_ranges = req->nr_ranges;
 	spin_lock_init(&buf->alock);
 	INIT_LIST_HEAD(&buf->attachments);
