@@ -248,8 +248,7 @@ static pci_ers_result_t bar_dmabuf_pci_error_detected(struct pci_dev *pdev,
 /* The link was reset: the function's config space is back to defaults. */
 static pci_ers_result_t bar_dmabuf_pci_slot_reset(struct pci_dev *pdev)
 {
-	pci_restore_state(pdev);
-	pci_save_state(pdev);
+	pci_restore_state(pdev);	/* resume saves it again (reset_done) */
 	return PCI_ERS_RESULT_RECOVERED;
 }
 
