@@ -1178,6 +1178,27 @@ char *bd_trace_read(void)
 	return text;
 }
 
+int bd_trace_pos(const char *text, const char *event, const char *bdf, int id)
+{
+	char ev[64], who[64];
+	const char *line, *eol, *hit;
+	int n = 0;
+	size_t wl;
+
+	snprintf(ev, sizeof(ev), " bar_dmabuf_%s: ", event);
+	wl = snprintf(who, sizeof(who), "%s buffer %d", bdf, id);
+	for (line = text; *line; line = *eol ? eol + 1 : eol, n++) {
+		eol = strchrnul(line, '\n');
+		hit = strstr(line, ev);
+		if (!hit || hit > eol)
+			continue;
+		hit = strstr(hit, who);
+		if (hit && hit < eol && (hit[wl] == ' ' || hit + wl == eol))
+			return n;
+	}
+	return -1;
+}
+
 void bd_trace_stop(void)
 {
 	bd_write_file(BD_TRACEFS "/tracing_on", "0");

@@ -404,6 +404,12 @@ int bd_trace_start(void);
 /* The trace so far, one event a line in time order (free() it), or NULL. */
 char *bd_trace_read(void);
 
+/*
+ * In @text (from bd_trace_read()), the line number of the first
+ * bar_dmabuf_@event of buffer @id of @bdf, or -1.
+ */
+int bd_trace_pos(const char *text, const char *event, const char *bdf, int id);
+
 /* Stop tracing and turn the events off again. */
 void bd_trace_stop(void);
 

@@ -207,32 +207,6 @@ TEST_F_TIMEOUT(rv, sync_unmap_and_a_retiring_job, 300)
 }
 
 /*
- * In @text (a trace), the line number of the first bar_dmabuf_@event of
- * buffer @id of @bdf, or -1.
- */
-static int trace_pos(const char *text, const char *event, const char *bdf,
-		     int id)
-{
-	char ev[64], who[64];
-	const char *line, *eol, *hit;
-	int n = 0;
-	size_t wl;
-
-	snprintf(ev, sizeof(ev), " bar_dmabuf_%s: ", event);
-	wl = snprintf(who, sizeof(who), "%s buffer %d", bdf, id);
-	for (line = text; *line; line = *eol ? eol + 1 : eol, n++) {
-		eol = strchrnul(line, '\n');
-		hit = strstr(line, ev);
-		if (!hit || hit > eol)
-			continue;
-		hit = strstr(hit, who);
-		if (hit && hit < eol && (hit[wl] == ' ' || hit + wl == eol))
-			return n;
-	}
-	return -1;
-}
-
-/*
  * Capability 6: the tracepoints tell a revoke's story, in order. With the
  * bar_dmabuf events on, a new buffer is exported, attached and mapped; a
  * revoke starts while the importer holds a fence and its mapping (WORKER
@@ -275,12 +249,12 @@ TEST_F_TIMEOUT(rv, tracepoints_show_the_revoke_timeline, 120)
 	/* The fence is held: the revoke has started, not drained. */
 	t = bd_trace_read();
 	ASSERT_NE(NULL, t);
-	EXPECT_LE(0, trace_pos(t, "export", bdf, id)) TH_LOG("%s", t);
-	EXPECT_LE(0, trace_pos(t, "attach", bdf, id));
-	EXPECT_LE(0, trace_pos(t, "map", bdf, id));
-	EXPECT_LE(0, trace_pos(t, "revoke_start", bdf, id));
-	EXPECT_EQ(-1, trace_pos(t, "fences_drained", bdf, id)) TH_LOG("%s", t);
-	EXPECT_EQ(-1, trace_pos(t, "revoke_done", bdf, id));
+	EXPECT_LE(0, bd_trace_pos(t, "export", bdf, id)) TH_LOG("%s", t);
+	EXPECT_LE(0, bd_trace_pos(t, "attach", bdf, id));
+	EXPECT_LE(0, bd_trace_pos(t, "map", bdf, id));
+	EXPECT_LE(0, bd_trace_pos(t, "revoke_start", bdf, id));
+	EXPECT_EQ(-1, bd_trace_pos(t, "fences_drained", bdf, id)) TH_LOG("%s", t);
+	EXPECT_EQ(-1, bd_trace_pos(t, "revoke_done", bdf, id));
 	free(t);
 
 	ASSERT_EQ(0, imp_signal(self->e.impfd, job));
@@ -294,15 +268,15 @@ TEST_F_TIMEOUT(rv, tracepoints_show_the_revoke_timeline, 120)
 	t = bd_trace_read();
 	bd_trace_stop();
 	ASSERT_NE(NULL, t);
-	exp = trace_pos(t, "export", bdf, id);
-	att = trace_pos(t, "attach", bdf, id);
-	map = trace_pos(t, "map", bdf, id);
-	start = trace_pos(t, "revoke_start", bdf, id);
-	fences = trace_pos(t, "fences_drained", bdf, id);
-	unmap = trace_pos(t, "unmap", bdf, id);
-	unmaps = trace_pos(t, "unmaps_drained", bdf, id);
-	done = trace_pos(t, "revoke_done", bdf, id);
-	restore = trace_pos(t, "restore", bdf, id);
+	exp = bd_trace_pos(t, "export", bdf, id);
+	att = bd_trace_pos(t, "attach", bdf, id);
+	map = bd_trace_pos(t, "map", bdf, id);
+	start = bd_trace_pos(t, "revoke_start", bdf, id);
+	fences = bd_trace_pos(t, "fences_drained", bdf, id);
+	unmap = bd_trace_pos(t, "unmap", bdf, id);
+	unmaps = bd_trace_pos(t, "unmaps_drained", bdf, id);
+	done = bd_trace_pos(t, "revoke_done", bdf, id);
+	restore = bd_trace_pos(t, "restore", bdf, id);
 	TH_LOG("trace lines: export %d attach %d map %d revoke_start %d",
 	       exp, att, map, start);
 	TH_LOG("fences_drained %d unmap %d unmaps_drained %d revoke_done %d restore %d",
