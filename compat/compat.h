@@ -102,20 +102,6 @@ bar_dmabuf_compat_attach_revocable(struct dma_buf_attachment *attach)
 #endif
 }
 
-/*
- * Take a reference on a file that may be in its final fput. Caller keeps
- * the struct file memory alive (for us: the buffer is on the device list,
- * which our release op leaves under the device lock).
- */
-static inline struct file *bar_dmabuf_compat_get_file_active(struct file **f)
-{
-#if HAVE_GET_FILE_ACTIVE
-	return get_file_active(f);
-#else
-	return get_file_rcu(*f) ? *f : NULL;
-#endif
-}
-
 /* Driver and timeline names of a fence, copied, for diagnostics. */
 static inline void bar_dmabuf_compat_fence_names(struct dma_fence *fence,
 						 char *drv, size_t drv_len,
@@ -247,31 +233,6 @@ static inline void bar_dmabuf_compat_p2p_unmap(struct dma_buf_attachment *a,
 {
 }
 #endif
-
-/*
- * Can the exporter offer a kernel vmap that a revoke takes away cleanly?
- *
- * dma_buf_vmap() WARNs whenever the exporter's vmap op fails (6.1 to 7.2),
- * so a revoked buffer must not have the op at all: the revoke switches
- * dmabuf->ops to a table without .vmap and dma_buf_vmap() then returns
- * -EINVAL without calling us (dmabuf.c). That is safe only where
- * dma_buf_vmap() looks at ops->vmap under the lock the revoke switches the
- * table under:
- *
- * 6.2+: dma_buf_vmap() runs under the reservation lock (its caller holds
- * it; dma_buf_vmap_unlocked() takes it), both the "no op" test and the
- * call, and dma_buf_vunmap() too. The revoke switches under that lock.
- *
- * 6.1: dma_buf_vmap() tests ops->vmap before taking dmabuf->lock and reads
- * it again under that lock to call it. A switch in between, whatever lock
- * it holds, makes the core call a NULL op; a revoked table that keeps the
- * op turns every refusal into a WARN. No lock closes that window, so 6.1
- * gets no vmap at all (dma_buf_vmap() returns -EINVAL, no WARN).
- */
-static inline bool bar_dmabuf_compat_vmap_revocable(void)
-{
-	return HAVE_DMA_BUF_VMAP_UNLOCKED;
-}
 
 /* =================== end of exporter (bar_dmabuf) section ================ */
 

@@ -14,8 +14,10 @@
  * attach, detach and the mmap fault take at most the resv lock and alock.
  * Nothing on the unmap path takes the resv lock (the core already holds it:
  * an importer may unmap from inside its invalidate callback or later from
- * a worker), and the revoke waits (rules 4 and 5) run with neither the
- * device lock nor any resv lock held.
+ * a worker), and the revoke waits (rules 4 and 5) sleep with neither the
+ * device lock nor any resv lock held (between sleeps they take the device
+ * lock to pick what to wait for next). A fence callback of a revoke's wait
+ * wakes &bar_dmabuf_buf.wq under the fence's own lock.
  *
  * Module lifetime: every exported buffer holds a reference on this module.
  * The dma-buf core takes it in dma_buf_export() from exp_info.owner
@@ -71,7 +73,7 @@ extern bool bar_dmabuf_allow_unproven_p2p;
  *	arch_phys_wc_add() sets an MTRR where there is no PAT). Set in probe
  *	and immutable; the reservation is released in remove after the last
  *	mapping of the BAR is gone (a dead buffer maps nothing). Buffers read
- *	it for their CPU mappings (mmap, vmap)
+ *	it for their user mappings
  * @wc_mtrr: per BAR, the arch_phys_wc_add() cookie for arch_phys_wc_del()
  * @lock: the device lock: protects the fields below
  * @buffers: every buffer exported from this device and not yet released
@@ -80,6 +82,7 @@ extern bool bar_dmabuf_allow_unproven_p2p;
  * @resetting: between reset_prepare and reset_done; no export, no restore
  * @open_count: open control-node files; the last close revokes everything
  * @next_id: id of the next buffer (for logs, debugfs, tracepoints)
+ * @next_seq: &bar_dmabuf_buf.seq of the next buffer; never wraps (u64)
  */
 struct bar_dmabuf_dev {
 	struct kref kref;
@@ -98,25 +101,34 @@ struct bar_dmabuf_dev {
 	bool resetting;
 	unsigned int open_count;
 	u32 next_id;
+	u64 next_seq;
 };
 
 /**
  * struct bar_dmabuf_buf - one exported buffer (dmabuf->priv)
- * @dmabuf: the dma-buf; set at export, never changes
- * @bdev: the device; holds a &bar_dmabuf_dev.kref from export to release
+ * @kref: lifetime of this struct, see below
+ * @dmabuf: the dma-buf; set at export, never changes. Valid until our
+ *	release op returns: code that may run after that (a revoke's wait)
+ *	touches it only under the device lock and only while !@released.
+ *	Its ->file may be freed long before (see below): never followed.
+ * @inode: the dma-buf's inode, referenced from export to the release op.
+ *	Every user mapping of the buffer hangs off its i_mapping (an mmap of
+ *	the fd, or dma_buf_mmap() of an importer, which points the VMA at
+ *	the dma-buf's file), so the revoke zaps through it (rule 2).
+ * @bdev: the device; holds a &bar_dmabuf_dev.kref for the life of @kref
  * @id: per-device number, immutable
+ * @seq: export order on the device, immutable; a revoke of all buffers
+ *	takes those below &bar_dmabuf_dev.next_seq as it was when it began
  * @bar: BAR index, immutable
- * @vmap_ok: a kernel vmap is offered while the buffer is live: its ranges
- *	are contiguous in the BAR and the kernel allows a clean refusal
- *	(bar_dmabuf_compat_vmap_revocable()); immutable
  * @size: total length, immutable
  * @nr_ranges: entries of @phys, immutable
  * @phys: CPU physical address and length of each range, immutable
  * @exp_name: "bar_dmabuf:<bdf>", dmabuf->exp_name points here
- * @ino: inode number of the dma-buf's file, for debugfs, which may list
- *	the buffer while its file is in its final release; immutable
+ * @ino: inode number of the dma-buf's file, for debugfs; immutable
  *
- * @node: on &bar_dmabuf_dev.buffers; protected by the device lock
+ * @node: on &bar_dmabuf_dev.buffers until the release op; device lock
+ * @released: our release op has run (device lock to write, READ_ONCE in
+ *	a revoke's wait condition); @dmabuf may be gone
  * @revoke_waiters: revokes now waiting for this buffer (device lock)
  * @revoke_incomplete: revoked, but no wait has yet seen every fence
  *	signalled and every mapping unmapped (device lock); for debugfs
@@ -124,35 +136,38 @@ struct bar_dmabuf_dev {
  *	so reset_done restores it (device lock)
  * @revoke_start: when the pending revoke began (device lock)
  *
- * @revoked: rule 1; no attach, map, pin, mmap, vmap or fault while set.
- *	Written with the device lock AND the resv lock held, only through
- *	bar_dmabuf_set_revoked(), which also switches dmabuf->ops; read
- *	under either lock.
+ * @revoked: rule 1; no attach, map, pin, mmap or fault while set.
+ *	Written with the device lock AND the resv lock held (revoke.c);
+ *	read under either lock, or with READ_ONCE() where only advisory
+ *	(mmap and CPU access, which the fault handler settles).
  * @dead: the device went away; never restorable. Written like @revoked.
  *
  * @alock: protects @attachments (spinlock, innermost)
  * @attachments: &bar_dmabuf_attach.node of every attachment
  *
  * @live_maps: mappings handed out and not yet unmapped, over all
- *	attachments, plus the kernel vmap while there is one; changed by
- *	map/unmap and vmap/vunmap (resv lock held by the core), read
- *	locklessly by the revoke wait
- * @vmapped: the core holds our kernel vmap (it caches one and counts its
- *	users; our vunmap op runs when the last one is gone). Written under
- *	the resv lock, read locklessly for rule 8's diagnostics.
- * @wq: woken when @live_maps drops to zero
+ *	attachments; changed by map/unmap (resv lock held by the core),
+ *	read locklessly by the revoke wait
+ * @wq: woken when @live_maps drops to zero, when a fence a revoke waits
+ *	for signals, and when the release op has run
  *
- * Lifetime: allocated at export; once dma_buf_export() succeeded it belongs
- * to the dma-buf and is freed by our release op, which runs when the last
- * file reference (fd, mmap, importer's dma_buf_get) is dropped. A revoke
- * that works on a buffer outside the device lock holds a file reference.
+ * Lifetime: allocated at export. References on @kref: the dma-buf's (from
+ * dma_buf_export() until our release op, which runs when the dma-buf's
+ * dentry goes: after the last fd, mmap and importer's dma_buf_get(), and
+ * after the last O_PATH open of /proc/<pid>/fd/<n>, which keeps the dentry
+ * but not the struct file), and one for each revoke that waits for the
+ * buffer outside the device lock. Nothing here holds or follows the
+ * dma-buf's struct file. A released buffer has no importer and no mapping
+ * left, so a revoke waiting for it stops waiting at once.
  */
 struct bar_dmabuf_buf {
+	struct kref kref;
 	struct dma_buf *dmabuf;
+	struct inode *inode;
 	struct bar_dmabuf_dev *bdev;
 	u32 id;
+	u64 seq;
 	u32 bar;
-	bool vmap_ok;
 	size_t size;
 	u32 nr_ranges;
 	struct bar_dmabuf_phys_vec *phys;
@@ -160,6 +175,7 @@ struct bar_dmabuf_buf {
 	u64 ino;
 
 	struct list_head node;
+	bool released;
 	unsigned int revoke_waiters;
 	bool revoke_incomplete;
 	bool revoked_by_reset;
@@ -172,7 +188,6 @@ struct bar_dmabuf_buf {
 	struct list_head attachments;
 
 	atomic_t live_maps;
-	bool vmapped;
 	wait_queue_head_t wq;
 };
 
@@ -233,23 +248,25 @@ int bar_dmabuf_node_register(struct bar_dmabuf_dev *bdev);
 void bar_dmabuf_node_unregister(struct bar_dmabuf_dev *bdev);
 
 /* dmabuf.c */
-int bar_dmabuf_export(struct bar_dmabuf_dev *bdev,
-		      const struct bar_dmabuf_export *req,
-		      const struct bar_dmabuf_range *ranges, u64 *out_length);
+struct dma_buf *bar_dmabuf_export(struct bar_dmabuf_dev *bdev,
+				  const struct bar_dmabuf_export *req,
+				  const struct bar_dmabuf_range *ranges);
 struct bar_dmabuf_buf *bar_dmabuf_buf_from_fd(int fd, struct dma_buf **out);
-void bar_dmabuf_set_revoked(struct bar_dmabuf_buf *buf, bool revoked);
+void bar_dmabuf_buf_put(struct bar_dmabuf_buf *buf);
 
 /* revoke.c: the revoke protocol */
 enum bar_dmabuf_why {
 	BAR_DMABUF_WHY_IOCTL,		/* user asked; bounded wait */
-	BAR_DMABUF_WHY_CLOSE,		/* last close of the node; bounded */
+	BAR_DMABUF_WHY_CLOSE,		/* last close of the node; bounded, killable */
 	BAR_DMABUF_WHY_RESET,		/* reset_prepare; waits forever */
 	BAR_DMABUF_WHY_REMOVE,		/* unbind/unplug/unload; forever, dead */
 };
 
 int bar_dmabuf_revoke_one(struct bar_dmabuf_buf *buf, unsigned int timeout_ms);
+/* bar_dmabuf_revoke_all(): every buffer that exists when it starts */
+#define BAR_DMABUF_SEQ_NOW	U64_MAX
 int bar_dmabuf_revoke_all(struct bar_dmabuf_dev *bdev, enum bar_dmabuf_why why,
-			  unsigned int timeout_ms, u32 *nr);
+			  unsigned int timeout_ms, u64 end_seq, u32 *nr);
 int bar_dmabuf_restore_one(struct bar_dmabuf_buf *buf);
 int bar_dmabuf_restore_all(struct bar_dmabuf_dev *bdev, bool reset_only,
 			   u32 *nr);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * bar_dmabuf: the dma-buf side. Export of BAR ranges, the dma_buf_ops
- * (attach/detach, pin/unpin, map/unmap, mmap, vmap/vunmap, release) and
+ * (attach/detach, pin/unpin, map/unmap, mmap, CPU access, release) and
  * the CPU fault handler. The revoke sequence itself is in revoke.c.
  *
  * We are a dynamic exporter (pin/unpin ops): before 6.16 the core maps at
@@ -12,14 +12,14 @@
  * core pins before every map even for dynamic importers, so pin succeeds
  * unless the buffer is revoked.
  *
- * Kernel vmap: an iomem iosys_map of the BAR, for a buffer whose ranges
- * are contiguous in the BAR. dma_buf_vmap() WARNs when our vmap op fails,
- * so the op never refuses: a buffer that may not be vmapped (revoked,
- * several separate ranges, or a kernel where a revoke can't take the op
- * away safely, see bar_dmabuf_compat_vmap_revocable()) has no op at all,
- * and dma_buf_vmap() returns -EINVAL without calling us. No invalidation
- * reaches a kernel vmap user, so a live vmap counts as a mapping the
- * revoke waits for (rule 5) until dma_buf_vunmap() of its last user.
+ * No kernel vmap: dma_buf_vmap() WARNs whenever an exporter's vmap op
+ * fails, so an op could never refuse a revoked buffer, and no invalidation
+ * reaches a vmap user. Without the op the core refuses every vmap with
+ * -EINVAL, cleanly (as upstream VFIO's BAR exporter does).
+ *
+ * Nothing here writes state the dma-buf core owns, and nothing follows
+ * dmabuf->file, which may be freed while the buffer lives on (see the
+ * lifetime of &struct bar_dmabuf_buf).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -36,7 +36,6 @@
 #include "trace.h"
 
 static const struct dma_buf_ops bar_dmabuf_ops;
-static const struct dma_buf_ops bar_dmabuf_novmap_ops;
 
 static int bar_dmabuf_attach(struct dma_buf *dmabuf,
 			     struct dma_buf_attachment *attach)
@@ -297,52 +296,60 @@ static int bar_dmabuf_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 }
 
 /*
- * Only reachable through bar_dmabuf_ops, which a buffer has only while it
- * is live and @vmap_ok, and only on kernels where dma_buf_vmap() holds the
- * resv lock (the one the table is switched under): never revoked here.
- * The core calls us for its first user and hands our map to the later
- * ones until the last dma_buf_vunmap().
+ * DMA_BUF_IOCTL_SYNC. A revoked buffer's user mappings are gone (a touch
+ * is SIGBUS), so CPU access to it is refused. The end of a write drains
+ * the CPU's write-combining buffers (wmb() is sfence on x86), so an
+ * importer that reads after SYNC_END sees every byte.
  */
-static int bar_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
+static int bar_dmabuf_begin_cpu_access(struct dma_buf *dmabuf,
+				       enum dma_data_direction dir)
 {
 	struct bar_dmabuf_buf *buf = dmabuf->priv;
-	void __iomem *vaddr;
 
-	dma_resv_assert_held(dmabuf->resv);
+	return READ_ONCE(buf->revoked) ? -ENODEV : 0;
+}
 
-	if (buf->bdev->wc[buf->bar])
-		vaddr = ioremap_wc(buf->phys[0].paddr, buf->size);
-	else
-		vaddr = ioremap(buf->phys[0].paddr, buf->size);
-	if (!vaddr)
-		return -ENOMEM;
-	iosys_map_set_vaddr_iomem(map, vaddr);
+static int bar_dmabuf_end_cpu_access(struct dma_buf *dmabuf,
+				     enum dma_data_direction dir)
+{
+	struct bar_dmabuf_buf *buf = dmabuf->priv;
 
-	/* rule 5: a revoke from now on waits for our vunmap */
-	WRITE_ONCE(buf->vmapped, true);
-	atomic_inc(&buf->live_maps);
-	return 0;
+	if (dir != DMA_FROM_DEVICE) {
+		/* WC stores reach the BAR before SYNC_END returns */
+		wmb();
+	}
+	return READ_ONCE(buf->revoked) ? -ENODEV : 0;
+}
+
+static void bar_dmabuf_buf_free(struct kref *kref)
+{
+	struct bar_dmabuf_buf *buf =
+		container_of(kref, struct bar_dmabuf_buf, kref);
+
+	bar_dmabuf_dev_put(buf->bdev);
+	kfree(buf->phys);
+	kfree(buf);
+}
+
+/**
+ * bar_dmabuf_buf_put() - drop a reference on a buffer
+ * @buf: the buffer
+ *
+ * The last one frees it (see &struct bar_dmabuf_buf). May be called with
+ * the device lock held: the caller then holds its own device reference.
+ */
+void bar_dmabuf_buf_put(struct bar_dmabuf_buf *buf)
+{
+	kref_put(&buf->kref, bar_dmabuf_buf_free);
 }
 
 /*
- * The last user of the core's cached vmap is gone. Resv lock held by the
- * core; it may come during a revoke's wait (which holds no lock), never
- * from inside one of our own locked sections. Releases the mapping, then
- * lets the revoke complete.
+ * The dma-buf's dentry is going (the last fd, mmap, importer reference and
+ * O_PATH open are gone) and the dma-buf is freed when we return. Take the
+ * buffer off the list and tell a revoke waiting for it, which then lets
+ * go of it without touching the dma-buf again (it looks only under the
+ * device lock, and only while !released).
  */
-static void bar_dmabuf_vunmap(struct dma_buf *dmabuf, struct iosys_map *map)
-{
-	struct bar_dmabuf_buf *buf = dmabuf->priv;
-
-	dma_resv_assert_held(dmabuf->resv);
-
-	iounmap(map->vaddr_iomem);
-	WRITE_ONCE(buf->vmapped, false);
-	if (atomic_dec_and_test(&buf->live_maps))
-		wake_up_all(&buf->wq);
-}
-
-/* The last file reference is gone: nobody can reach the buffer any more. */
 static void bar_dmabuf_release(struct dma_buf *dmabuf)
 {
 	struct bar_dmabuf_buf *buf = dmabuf->priv;
@@ -350,30 +357,14 @@ static void bar_dmabuf_release(struct dma_buf *dmabuf)
 
 	mutex_lock(&bdev->lock);
 	list_del(&buf->node);
+	WRITE_ONCE(buf->released, true);
 	mutex_unlock(&bdev->lock);
+	wake_up_all(&buf->wq);
 
-	bar_dmabuf_dev_put(bdev);
-	kfree(buf->phys);
-	kfree(buf);
+	iput(buf->inode);
+	bar_dmabuf_buf_put(buf);
 }
 
-/*
- * Two op tables, the same but for .vmap: a buffer has bar_dmabuf_ops while
- * it is live and may be vmapped, bar_dmabuf_novmap_ops otherwise (revoked,
- * dead, separate ranges, or a kernel without a safe switch). A failing
- * vmap op would WARN in dma_buf_vmap(); without the op the core returns
- * -EINVAL cleanly. The revoked table keeps .vunmap: a vmap made before the
- * revoke is still handed back through it. Keep the two in step: any other
- * op added to one belongs in both.
- *
- * bar_dmabuf_set_revoked() switches dmabuf->ops under the resv lock, which
- * dma_buf_vmap() and dma_buf_vunmap() hold for their whole run on the
- * kernels we switch on, so they see one table throughout. Other core paths
- * read dmabuf->ops without that lock (mmap, pin, map, release...); both
- * tables give them the same functions, so either value is right for them.
- * The store is a WRITE_ONCE() so that it is one untorn store the compiler
- * cannot split, repeat or invent, since those lockless readers race with it.
- */
 static const struct dma_buf_ops bar_dmabuf_ops = {
 	.attach = bar_dmabuf_attach,
 	.detach = bar_dmabuf_detach,
@@ -382,50 +373,10 @@ static const struct dma_buf_ops bar_dmabuf_ops = {
 	.map_dma_buf = bar_dmabuf_map,
 	.unmap_dma_buf = bar_dmabuf_unmap,
 	.mmap = bar_dmabuf_mmap,
-	.vmap = bar_dmabuf_vmap,
-	.vunmap = bar_dmabuf_vunmap,
+	.begin_cpu_access = bar_dmabuf_begin_cpu_access,
+	.end_cpu_access = bar_dmabuf_end_cpu_access,
 	.release = bar_dmabuf_release,
 };
-
-static const struct dma_buf_ops bar_dmabuf_novmap_ops = {
-	.attach = bar_dmabuf_attach,
-	.detach = bar_dmabuf_detach,
-	.pin = bar_dmabuf_pin,
-	.unpin = bar_dmabuf_unpin,
-	.map_dma_buf = bar_dmabuf_map,
-	.unmap_dma_buf = bar_dmabuf_unmap,
-	.mmap = bar_dmabuf_mmap,
-	.vunmap = bar_dmabuf_vunmap,
-	.release = bar_dmabuf_release,
-};
-
-/* The table @buf gets when it is live (at export and on restore). */
-static const struct dma_buf_ops *bar_dmabuf_live_ops(struct bar_dmabuf_buf *buf)
-{
-	return buf->vmap_ok ? &bar_dmabuf_ops : &bar_dmabuf_novmap_ops;
-}
-
-/**
- * bar_dmabuf_set_revoked() - mark a buffer revoked or live (rules 1 and 9)
- * @buf: the buffer
- * @revoked: the new state
- *
- * Sets &bar_dmabuf_buf.revoked and the op table that goes with it: a
- * revoked buffer has no vmap op, so dma_buf_vmap() refuses it with -EINVAL
- * without calling us (and without a WARN). Caller holds the device lock
- * and the resv lock.
- */
-void bar_dmabuf_set_revoked(struct bar_dmabuf_buf *buf, bool revoked)
-{
-	struct dma_buf *dmabuf = buf->dmabuf;
-
-	lockdep_assert_held(&buf->bdev->lock);
-	dma_resv_assert_held(dmabuf->resv);
-
-	buf->revoked = revoked;
-	WRITE_ONCE(dmabuf->ops, revoked ? &bar_dmabuf_novmap_ops :
-					  bar_dmabuf_live_ops(buf));
-}
 
 /**
  * bar_dmabuf_buf_from_fd() - the buffer behind a dma-buf fd, if it is ours
@@ -438,17 +389,10 @@ void bar_dmabuf_set_revoked(struct bar_dmabuf_buf *buf, bool revoked)
 struct bar_dmabuf_buf *bar_dmabuf_buf_from_fd(int fd, struct dma_buf **out)
 {
 	struct dma_buf *dmabuf = dma_buf_get(fd);
-	const struct dma_buf_ops *ops;
 
 	if (IS_ERR(dmabuf))
 		return ERR_CAST(dmabuf);
-	/*
-	 * Either table: it changes with the revoked state, under locks we do
-	 * not hold here. Read it once, or a revoke or restore between two
-	 * reads makes our own buffer look foreign.
-	 */
-	ops = READ_ONCE(dmabuf->ops);
-	if (ops != &bar_dmabuf_ops && ops != &bar_dmabuf_novmap_ops) {
+	if (dmabuf->ops != &bar_dmabuf_ops) {
 		dma_buf_put(dmabuf);
 		return ERR_PTR(-EINVAL);
 	}
@@ -482,37 +426,21 @@ static int bar_dmabuf_check_ranges(struct bar_dmabuf_buf *buf,
 	return 0;
 }
 
-/*
- * One ioremap covers the buffer only when each range starts where the one
- * before it ends in the BAR; and only some kernels let a revoke take the
- * vmap op away cleanly (compat.h).
- */
-static bool bar_dmabuf_can_vmap(const struct bar_dmabuf_buf *buf)
-{
-	u32 i;
-
-	if (!bar_dmabuf_compat_vmap_revocable())
-		return false;
-	for (i = 1; i < buf->nr_ranges; i++)
-		if (buf->phys[i - 1].paddr + buf->phys[i - 1].len !=
-		    buf->phys[i].paddr)
-			return false;
-	return true;
-}
-
 /**
  * bar_dmabuf_export() - make a dma-buf of ranges of one memory BAR
  * @bdev: the device
  * @req: the validated request (flags, reserved and open_flags checked)
  * @ranges: @req->nr_ranges ranges, copied from userspace
- * @out_length: total length of the buffer, on success
  *
- * Return: the new fd, or -EINVAL for a bad BAR or range, -ENODEV if the
- * device is going away, -EBUSY during a reset, -ENOMEM.
+ * The caller gives the dma-buf an fd or drops it with dma_buf_put(),
+ * which frees the buffer.
+ *
+ * Return: the dma-buf, or ERR_PTR(-EINVAL) for a bad BAR or range,
+ * -ENODEV if the device is going away, -EBUSY during a reset, -ENOMEM.
  */
-int bar_dmabuf_export(struct bar_dmabuf_dev *bdev,
-		      const struct bar_dmabuf_export *req,
-		      const struct bar_dmabuf_range *ranges, u64 *out_length)
+struct dma_buf *bar_dmabuf_export(struct bar_dmabuf_dev *bdev,
+				  const struct bar_dmabuf_export *req,
+				  const struct bar_dmabuf_range *ranges)
 {
 	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
 	struct pci_dev *pdev = bdev->pdev;
@@ -520,23 +448,24 @@ int bar_dmabuf_export(struct bar_dmabuf_dev *bdev,
 	struct dma_buf *dmabuf;
 	unsigned long flags;
 	char *name;
-	int fd, ret;
+	int ret;
 
 	if (req->bar_index >= PCI_STD_NUM_BARS)
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 	flags = pci_resource_flags(pdev, req->bar_index);
 	if (!(flags & IORESOURCE_MEM) || !pci_resource_len(pdev, req->bar_index) ||
 	    !PAGE_ALIGNED(pci_resource_start(pdev, req->bar_index)))
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 
 	buf = bar_dmabuf_compat_zalloc(*buf);
 	if (!buf)
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	buf->phys = kcalloc(req->nr_ranges, sizeof(*buf->phys), GFP_KERNEL);
 	if (!buf->phys) {
 		ret = -ENOMEM;
 		goto err_free_buf;
 	}
+	kref_init(&buf->kref);
 	buf->bdev = bdev;
 	buf->bar = req->bar_index;
 	buf->nr_ranges = req->nr_ranges;
@@ -550,7 +479,6 @@ int bar_dmabuf_export(struct bar_dmabuf_dev *bdev,
 	ret = bar_dmabuf_check_ranges(buf, ranges);
 	if (ret)
 		goto err_free_phys;
-	buf->vmap_ok = bar_dmabuf_can_vmap(buf);
 
 	name = kasprintf(GFP_KERNEL, "bar%u", buf->bar);
 	if (!name) {
@@ -558,7 +486,7 @@ int bar_dmabuf_export(struct bar_dmabuf_dev *bdev,
 		goto err_free_phys;
 	}
 
-	exp_info.ops = bar_dmabuf_live_ops(buf);
+	exp_info.ops = &bar_dmabuf_ops;
 	exp_info.size = buf->size;
 	exp_info.flags = req->open_flags;
 	exp_info.priv = buf;
@@ -574,25 +502,27 @@ int bar_dmabuf_export(struct bar_dmabuf_dev *bdev,
 		ret = PTR_ERR(dmabuf);
 		goto err_unlock;
 	}
-	/* from here the dma-buf owns buf: dma_buf_put() frees it */
+	/*
+	 * From here the dma-buf owns buf (our release op drops its
+	 * reference). Its file is new and ours alone: hold its inode.
+	 */
 	buf->dmabuf = dmabuf;
-	buf->ino = file_inode(dmabuf->file)->i_ino;
+	buf->inode = file_inode(dmabuf->file);
+	ihold(buf->inode);
+	buf->ino = buf->inode->i_ino;
 	buf->id = bdev->next_id++;
+	buf->seq = bdev->next_seq++;
 	kref_get(&bdev->kref);
 	list_add_tail(&buf->node, &bdev->buffers);
 	mutex_unlock(&bdev->lock);
 
+	/* the initial name, before anyone else can reach the dma-buf */
 	spin_lock(&dmabuf->name_lock);
 	dmabuf->name = name;
 	spin_unlock(&dmabuf->name_lock);
 
 	trace_bar_dmabuf_export(buf);
-	*out_length = buf->size;
-
-	fd = dma_buf_fd(dmabuf, req->open_flags);
-	if (fd < 0)
-		dma_buf_put(dmabuf);
-	return fd;
+	return dmabuf;
 
 err_unlock:
 	mutex_unlock(&bdev->lock);
@@ -601,5 +531,5 @@ err_free_phys:
 	kfree(buf->phys);
 err_free_buf:
 	kfree(buf);
-	return ret;
+	return ERR_PTR(ret);
 }

@@ -8,6 +8,7 @@
 #include <linux/capability.h>
 #include <linux/dma-buf.h>
 #include <linux/fcntl.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/sizes.h>
@@ -76,7 +77,8 @@ static int bar_dmabuf_ioctl_info(struct bar_dmabuf_dev *bdev,
 	info.out_num_bars = BAR_DMABUF_NUM_BARS;
 	info.out_vendor = pdev->vendor;
 	info.out_device = pdev->device;
-	info.out_bdf = pci_domain_nr(pdev->bus) << 16 |
+	info.out_domain = pci_domain_nr(pdev->bus);
+	info.out_bdf = (info.out_domain & 0xffff) << 16 |
 		       pdev->bus->number << 8 | pdev->devfn;
 	info.out_default_timeout_ms = bar_dmabuf_default_timeout_ms();
 	for (i = 0; i < BAR_DMABUF_NUM_BARS; i++) {
@@ -106,6 +108,7 @@ static int bar_dmabuf_ioctl_export(struct bar_dmabuf_dev *bdev,
 {
 	struct bar_dmabuf_range *ranges;
 	struct bar_dmabuf_export req;
+	struct dma_buf *dmabuf;
 	u32 usize;
 	int fd, ret;
 
@@ -126,18 +129,34 @@ static int bar_dmabuf_ioctl_export(struct bar_dmabuf_dev *bdev,
 	if (IS_ERR(ranges))
 		return PTR_ERR(ranges);
 
-	fd = bar_dmabuf_export(bdev, &req, ranges, &req.out_length);
+	dmabuf = bar_dmabuf_export(bdev, &req, ranges);
 	kfree(ranges);
-	if (fd < 0)
-		return fd;
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
 
 	/*
-	 * The fd is installed; if userspace gave a bad pointer for the
-	 * answer it still owns the fd (like any fd-returning ioctl that
-	 * fails late) and learns it from -EFAULT only.
+	 * Reserve the fd, write the answer, and only then install it: an
+	 * answer that faults (a read-only page) leaves no fd behind, and
+	 * the buffer goes with the last reference.
 	 */
+	fd = get_unused_fd_flags(req.open_flags & O_CLOEXEC);
+	if (fd < 0) {
+		ret = fd;
+		goto err_put;
+	}
 	req.out_fd = fd;
-	return bar_dmabuf_copy_out(uarg, usize, &req, sizeof(req));
+	req.out_length = dmabuf->size;
+	ret = bar_dmabuf_copy_out(uarg, usize, &req, sizeof(req));
+	if (ret)
+		goto err_put_fd;
+	fd_install(fd, dmabuf->file);
+	return 0;
+
+err_put_fd:
+	put_unused_fd(fd);
+err_put:
+	dma_buf_put(dmabuf);
+	return ret;
 }
 
 /*
@@ -186,6 +205,7 @@ static int bar_dmabuf_ioctl_revoke(struct bar_dmabuf_dev *bdev,
 		if (req.fd != -1)
 			return -EINVAL;
 		ret = bar_dmabuf_revoke_all(bdev, BAR_DMABUF_WHY_IOCTL, timeout,
+					    BAR_DMABUF_SEQ_NOW,
 					    &req.out_nr_buffers);
 	} else {
 		ret = bar_dmabuf_lookup(bdev, req.fd, &buf, &dmabuf);
@@ -293,20 +313,27 @@ static int bar_dmabuf_node_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
-/* The last close of the node revokes every buffer of the device (rule 10). */
+/*
+ * The last close of the node revokes every buffer of the device (rule 10)
+ * that existed when it began: one exported by someone who opened the node
+ * after that is theirs. The wait is bounded by revoke_timeout_ms and ends
+ * at once for a killed process (the buffers stay revoked either way).
+ */
 static int bar_dmabuf_node_release(struct inode *inode, struct file *file)
 {
 	struct bar_dmabuf_dev *bdev = bar_dmabuf_file_dev(file);
+	u64 end_seq;
 	bool last;
 
 	mutex_lock(&bdev->lock);
 	last = !--bdev->open_count && !bdev->gone;
+	end_seq = bdev->next_seq;
 	mutex_unlock(&bdev->lock);
 
 	if (last)
 		bar_dmabuf_revoke_all(bdev, BAR_DMABUF_WHY_CLOSE,
 				      bar_dmabuf_default_timeout_ms(),
-				      NULL);
+				      end_seq, NULL);
 	bar_dmabuf_dev_put(bdev);
 	return 0;
 }

@@ -123,7 +123,8 @@ static int bar_dmabuf_parse_one(const char *s, struct bar_dmabuf_bdf *out)
 		if (sscanf(s, "%x:%x.%x%n", &bus, &dev, &fn, &n) != 3 || s[n])
 			return -EINVAL;
 	}
-	if (dom > 0xffff || bus > 0xff || dev > 0x1f || fn > 7)
+	/* domains above 0xffff exist (VMD); pci_domain_nr() is an int */
+	if (dom > INT_MAX || bus > 0xff || dev > 0x1f || fn > 7)
 		return -EINVAL;
 	out->domain = dom;
 	out->bus = bus;

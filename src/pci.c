@@ -183,7 +183,8 @@ static void bar_dmabuf_pci_remove(struct pci_dev *pdev)
 	mutex_unlock(&bdev->lock);
 
 	bar_dmabuf_node_unregister(bdev);
-	bar_dmabuf_revoke_all(bdev, BAR_DMABUF_WHY_REMOVE, 0, NULL);
+	bar_dmabuf_revoke_all(bdev, BAR_DMABUF_WHY_REMOVE, 0,
+			      BAR_DMABUF_SEQ_NOW, NULL);
 	bar_dmabuf_debugfs_remove(bdev);
 
 	pci_set_drvdata(pdev, NULL);
@@ -203,7 +204,8 @@ static void bar_dmabuf_pci_reset_prepare(struct pci_dev *pdev)
 	bdev->resetting = true;
 	mutex_unlock(&bdev->lock);
 
-	bar_dmabuf_revoke_all(bdev, BAR_DMABUF_WHY_RESET, 0, NULL);
+	bar_dmabuf_revoke_all(bdev, BAR_DMABUF_WHY_RESET, 0,
+			      BAR_DMABUF_SEQ_NOW, NULL);
 }
 
 /*

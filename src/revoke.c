@@ -5,10 +5,17 @@
  * Read top to bottom:
  *
  *   bar_dmabuf_revoke_mark()      rules 1, 2, 3  (device lock + resv lock)
- *   bar_dmabuf_revoke_wait_one()  rules 4, 5     (no lock held)
- *   bar_dmabuf_revoke_bufs()      rules 6, 7, 8  (mark all, then wait all)
+ *   bar_dmabuf_revoke_wait_buf()  rules 4, 5     (sleeps with no lock held)
+ *   bar_dmabuf_revoke_batch()     rules 6, 7, 8  (mark all, then wait all)
  *   bar_dmabuf_revoke_one/all()   the callers; rule 10 lists who calls
  *   bar_dmabuf_restore_*()        rule 9
+ *
+ * A batch is a range of export sequence numbers, not an array: a revoke
+ * walks the device's list of buffers, so no way out allocates anything
+ * and none can fail for want of memory. A buffer released while a revoke
+ * waits for it (its dentry went: no importer, no mapping left) leaves the
+ * list and the wait at once; the revoke's own reference (&bar_dmabuf_buf.kref)
+ * keeps the struct until the revoke lets go.
  *
  * Rule 10, every way out runs bar_dmabuf_revoke_bufs(): the REVOKE ioctl
  * (ioctl.c), the last close of the control node (ioctl.c), unbind,
@@ -20,12 +27,11 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/dma-resv.h>
-#include <linux/file.h>
+#include <linux/dma-fence.h>
 #include <linux/fs.h>
 #include <linux/jiffies.h>
 #include <linux/mm.h>
 #include <linux/seq_file.h>
-#include <linux/slab.h>
 #include <linux/string.h>
 
 #include "bar_dmabuf.h"
@@ -37,6 +43,15 @@ static const char * const bar_dmabuf_why_names[] = {
 	[BAR_DMABUF_WHY_RESET] = "reset",
 	[BAR_DMABUF_WHY_REMOVE] = "removal",
 };
+
+/* The only writer of &bar_dmabuf_buf.revoked (rules 1 and 9). */
+static void bar_dmabuf_set_revoked(struct bar_dmabuf_buf *buf, bool revoked)
+{
+	lockdep_assert_held(&buf->bdev->lock);
+	dma_resv_assert_held(buf->dmabuf->resv);
+
+	WRITE_ONCE(buf->revoked, revoked);
+}
 
 /*
  * Rules 1-3 for one buffer. Returns true if this call revoked it, false if
@@ -57,17 +72,18 @@ static bool bar_dmabuf_revoke_mark(struct bar_dmabuf_buf *buf, bool dead)
 		/*
 		 * Rule 1, mark first: from here attach and map fail with
 		 * -ENODEV, the fault handler raises SIGBUS and mmap fails.
-		 * All of them look at @revoked under this lock. The buffer
-		 * also loses its vmap op under it, so dma_buf_vmap(), which
-		 * holds it too, refuses with -EINVAL and never calls us.
+		 * All of them look at @revoked under this lock.
 		 */
 		bar_dmabuf_set_revoked(buf, true);
 		buf->revoke_incomplete = true;
 		buf->revoke_start = ktime_get();
 		trace_bar_dmabuf_revoke_start(buf, dead);
 
-		/* Rule 2: tear down every user PTE pointing at the BAR. */
-		unmap_mapping_range(buf->dmabuf->file->f_mapping, 0, 0, 1);
+		/*
+		 * Rule 2: tear down every user PTE pointing at the BAR,
+		 * through the inode we hold, never the dma-buf's file.
+		 */
+		unmap_mapping_range(buf->inode->i_mapping, 0, 0, 1);
 
 		/*
 		 * Rule 3: notify every attachment, still under the lock. An
@@ -82,55 +98,90 @@ static bool bar_dmabuf_revoke_mark(struct bar_dmabuf_buf *buf, bool dead)
 	return first;
 }
 
-static bool bar_dmabuf_unmapped(struct bar_dmabuf_buf *buf)
+/* Rules 4 and 5 hold for @buf. Device lock held, @buf not released. */
+static bool bar_dmabuf_drained(struct bar_dmabuf_buf *buf)
 {
-	return !atomic_read(&buf->live_maps);
+	lockdep_assert_held(&buf->bdev->lock);
+
+	return !atomic_read(&buf->live_maps) &&
+	       dma_resv_test_signaled(buf->dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP);
+}
+
+/* An unsignalled fence of @buf, with a reference, or NULL. Device lock. */
+static struct dma_fence *bar_dmabuf_unsignalled_fence(struct bar_dmabuf_buf *buf)
+{
+	struct dma_resv_iter cursor;
+	struct dma_fence *fence, *found = NULL;
+
+	lockdep_assert_held(&buf->bdev->lock);
+
+	dma_resv_iter_begin(&cursor, buf->dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP);
+	dma_resv_for_each_fence_unlocked(&cursor, fence) {
+		if (!dma_fence_is_signaled(fence)) {
+			found = dma_fence_get(fence);
+			break;
+		}
+	}
+	dma_resv_iter_end(&cursor);
+	return found;
+}
+
+/* A fence a revoke waits for wakes the buffer's queue when it signals. */
+struct bar_dmabuf_fence_wake {
+	struct dma_fence_cb cb;
+	struct bar_dmabuf_buf *buf;
+};
+
+static void bar_dmabuf_fence_woke(struct dma_fence *fence,
+				  struct dma_fence_cb *cb)
+{
+	struct bar_dmabuf_fence_wake *w =
+		container_of(cb, struct bar_dmabuf_fence_wake, cb);
+
+	wake_up_all(&w->buf->wq);
+}
+
+static bool bar_dmabuf_wait_over(struct bar_dmabuf_buf *buf,
+				 struct dma_fence *fence)
+{
+	if (READ_ONCE(buf->released))
+		return true;
+	return fence ? dma_fence_is_signaled(fence) :
+		       !atomic_read(&buf->live_maps);
 }
 
 /*
- * Rules 4 and 5 for one buffer, until @deadline (jiffies). No lock held:
- * importers take the resv lock to unmap. Returns 0 once both hold,
- * -ETIMEDOUT, or -ERESTARTSYS if @intr and a signal came.
+ * Rules 4 and 5: sleep, holding no lock, until @fence (rule 4) or, without
+ * one, the last unmap (rule 5), or until @buf is released, for at most
+ * @left jiffies. The caller holds a reference on @buf (and on @fence).
+ * Returns > 0 when over, 0 on timeout, -ERESTARTSYS on a signal (a user's
+ * revoke) or a fatal signal (a last close, which a killed process leaves
+ * at once: the buffers are revoked already, only the wait is cut short).
  */
-static int bar_dmabuf_revoke_wait_one(struct bar_dmabuf_buf *buf,
-				      unsigned long deadline, bool intr)
+static long bar_dmabuf_revoke_wait_buf(struct bar_dmabuf_buf *buf,
+				       struct dma_fence *fence,
+				       enum bar_dmabuf_why why, long left)
 {
-	struct dma_resv *resv = buf->dmabuf->resv;
-	long left, ret;
+	struct bar_dmabuf_fence_wake w = { .buf = buf };
+	long ret;
 
-	do {
-		/* Rule 4: every fence of every usage has signalled. */
-		left = max_t(long, (long)(deadline - jiffies), 0);
-		ret = dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, intr,
-					    left);
-		if (ret < 0)
-			return ret;
-		if (!ret)
-			return -ETIMEDOUT;
-		trace_bar_dmabuf_fences_drained(buf);
+	if (fence && dma_fence_add_callback(fence, &w.cb, bar_dmabuf_fence_woke))
+		return 1;	/* signalled meanwhile */
 
-		/*
-		 * Rule 5: every mapping that existed at the mark is unmapped,
-		 * and the kernel vmap, if there was one, vunmapped by its last
-		 * user. No new one can appear (rule 1), so zero means done.
-		 */
-		left = max_t(long, (long)(deadline - jiffies), 0);
-		if (intr)
-			ret = wait_event_interruptible_timeout(buf->wq,
-							       bar_dmabuf_unmapped(buf),
-							       left);
-		else
-			ret = wait_event_timeout(buf->wq, bar_dmabuf_unmapped(buf),
-						 left);
-		if (ret < 0)
-			return ret;
-		if (!ret)
-			return -ETIMEDOUT;
-		trace_bar_dmabuf_unmaps_drained(buf);
-
-		/* an unmap may have come with a last fence: check again */
-	} while (!dma_resv_test_signaled(resv, DMA_RESV_USAGE_BOOKKEEP));
-	return 0;
+	if (why == BAR_DMABUF_WHY_IOCTL)
+		ret = wait_event_interruptible_timeout(buf->wq,
+						       bar_dmabuf_wait_over(buf, fence),
+						       left);
+	else if (why == BAR_DMABUF_WHY_CLOSE)
+		ret = wait_event_killable_timeout(buf->wq,
+						  bar_dmabuf_wait_over(buf, fence),
+						  left);
+	else
+		ret = wait_event_timeout(buf->wq, bar_dmabuf_wait_over(buf, fence),
+					 left);
+	if (fence)
+		dma_fence_remove_callback(fence, &w.cb);
+	return ret;
 }
 
 /* One line of rule 8's diagnostics, to debugfs (@s) or the kernel log. */
@@ -191,17 +242,20 @@ static void bar_dmabuf_describe_fence(struct seq_file *s,
 /**
  * bar_dmabuf_describe_stuck() - rule 8: what a revoke of @buf waits for
  * @s: debugfs file, or NULL for the kernel log
- * @buf: the buffer
+ * @buf: the buffer, on its device's list
  *
  * Names every unsignalled fence with the attachment (importer device) it
- * comes from, every attachment that still holds a mapping, and a kernel
- * vmap not yet vunmapped. Takes no sleeping lock.
+ * comes from and every attachment that still holds a mapping. Caller holds
+ * the device lock (which keeps the dma-buf from being released); takes no
+ * sleeping lock.
  */
 void bar_dmabuf_describe_stuck(struct seq_file *s, struct bar_dmabuf_buf *buf)
 {
 	struct bar_dmabuf_attach *battach;
 	struct dma_resv_iter cursor;
 	struct dma_fence *fence;
+
+	lockdep_assert_held(&buf->bdev->lock);
 
 	dma_resv_iter_begin(&cursor, buf->dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP);
 	dma_resv_for_each_fence_unlocked(&cursor, fence)
@@ -220,121 +274,183 @@ void bar_dmabuf_describe_stuck(struct seq_file *s, struct bar_dmabuf_buf *buf)
 					      dev_name(dev), dev_driver_string(dev), n);
 	}
 	spin_unlock(&buf->alock);
-
-	/* no invalidation reaches it: only its users' vunmap ends it */
-	if (READ_ONCE(buf->vmapped))
-		bar_dmabuf_stuck_line(s, buf,
-				      "vmap: a kernel dma_buf_vmap() mapping is not yet vunmapped");
-}
-
-/* Rule 8 in the kernel log: a revoke still waits for @buf. */
-static void bar_dmabuf_report_stuck(struct bar_dmabuf_buf *buf, const char *why)
-{
-	s64 waited = ktime_ms_delta(ktime_get(), READ_ONCE(buf->revoke_start));
-
-	pr_warn("%s buffer %u: %s revoke still waiting after %lld ms\n",
-		buf->bdev->name, buf->id, why, waited);
-	bar_dmabuf_describe_stuck(NULL, buf);
 }
 
 /*
- * Rules 6-8 for a batch. Each buffer comes with a file reference (it
- * cannot be released under us) and has been marked (rule 7: all of them
- * are marked, zapped and notified before anyone waits). Waits with one
- * deadline for all, so the time is that of the slowest importer.
- *
- * Bounded (ioctl, close): on expiry -ETIMEDOUT, the buffers stay revoked,
- * the stuck ones are logged. Forever (reset, removal): never gives up,
- * warns every revoke_timeout_ms.
+ * A batch: the buffers of one device with @first <= seq < @end, as they
+ * were when it was marked. Buffers only ever leave that set (a release),
+ * and the list is in seq order.
  */
-static int bar_dmabuf_revoke_wait(struct bar_dmabuf_buf **bufs, int *res,
-				  unsigned int n, enum bar_dmabuf_why why,
+struct bar_dmabuf_batch {
+	struct bar_dmabuf_dev *bdev;
+	enum bar_dmabuf_why why;
+	u64 first, end;
+};
+
+/* The first buffer of @b at or after @pos (NULL: the head). Device lock. */
+static struct bar_dmabuf_buf *bar_dmabuf_batch_next(struct bar_dmabuf_batch *b,
+						    struct bar_dmabuf_buf *pos)
+{
+	struct list_head *head = &b->bdev->buffers;
+
+	lockdep_assert_held(&b->bdev->lock);
+
+	pos = pos ? pos : list_entry(head->next, struct bar_dmabuf_buf, node);
+	for (; &pos->node != head; pos = list_next_entry(pos, node)) {
+		if (pos->seq >= b->end)
+			break;
+		if (pos->seq >= b->first)
+			return pos;
+	}
+	return NULL;
+}
+
+/* The buffer of @b after @buf, or NULL. Device lock. */
+static struct bar_dmabuf_buf *bar_dmabuf_batch_after(struct bar_dmabuf_batch *b,
+						     struct bar_dmabuf_buf *buf)
+{
+	return bar_dmabuf_batch_next(b, list_next_entry(buf, node));
+}
+
+/* Rule 8 in the kernel log: what each undrained buffer of @b waits for. */
+static void bar_dmabuf_report_stuck(struct bar_dmabuf_batch *b)
+{
+	struct bar_dmabuf_buf *buf;
+
+	lockdep_assert_held(&b->bdev->lock);
+
+	for (buf = bar_dmabuf_batch_next(b, NULL); buf;
+	     buf = bar_dmabuf_batch_after(b, buf)) {
+		if (bar_dmabuf_drained(buf))
+			continue;
+		pr_warn("%s buffer %u: %s revoke still waiting after %lld ms\n",
+			buf->bdev->name, buf->id, bar_dmabuf_why_names[b->why],
+			ktime_ms_delta(ktime_get(), buf->revoke_start));
+		bar_dmabuf_describe_stuck(NULL, buf);
+	}
+}
+
+/*
+ * Rules 4-6 and 8 for a marked batch: walk it, and sleep on each buffer
+ * not yet drained until it is, all against one deadline, so the time is
+ * that of the slowest importer (rule 7). The walk holds the device lock,
+ * each sleep holds none: a reference keeps the buffer, and a buffer
+ * released meanwhile has left the list (the walk starts over).
+ *
+ * Bounded (ioctl, close): -ETIMEDOUT on expiry, the stuck ones logged.
+ * Forever (reset, removal): never gives up, warns every revoke_timeout_ms.
+ */
+static int bar_dmabuf_revoke_wait(struct bar_dmabuf_batch *b,
 				  unsigned int timeout_ms)
 {
-	bool forever = why == BAR_DMABUF_WHY_RESET ||
-		       why == BAR_DMABUF_WHY_REMOVE;
-	bool intr = why == BAR_DMABUF_WHY_IOCTL;
+	bool forever = b->why == BAR_DMABUF_WHY_RESET ||
+		       b->why == BAR_DMABUF_WHY_REMOVE;
+	struct bar_dmabuf_dev *bdev = b->bdev;
+	struct bar_dmabuf_buf *buf;
 	unsigned long deadline;
-	unsigned int i, pending;
 	int ret = 0;
 
 	if (forever)
 		timeout_ms = max(bar_dmabuf_default_timeout_ms(), 1000U);
-	do {
-		deadline = jiffies + msecs_to_jiffies(timeout_ms);
-		pending = 0;
-		ret = 0;
-		for (i = 0; i < n; i++) {
-			if (!res[i])
-				continue;
-			res[i] = bar_dmabuf_revoke_wait_one(bufs[i], deadline,
-							    intr);
-			if (res[i] == -ETIMEDOUT) {
-				bar_dmabuf_report_stuck(bufs[i],
-							bar_dmabuf_why_names[why]);
-				pending++;
-			}
-			if (res[i] && (!ret || ret == -ETIMEDOUT))
-				ret = res[i];
-			if (res[i] == -ERESTARTSYS)
-				return ret;
+	deadline = jiffies + msecs_to_jiffies(timeout_ms);
+
+	mutex_lock(&bdev->lock);
+	buf = bar_dmabuf_batch_next(b, NULL);
+	while (buf) {
+		struct dma_fence *fence;
+		long left, woke;
+
+		if (bar_dmabuf_drained(buf)) {
+			trace_bar_dmabuf_fences_drained(buf);
+			trace_bar_dmabuf_unmaps_drained(buf);
+			buf = bar_dmabuf_batch_after(b, buf);
+			continue;
 		}
-	} while (forever && pending);
+		left = (long)(deadline - jiffies);
+		if (left <= 0) {
+			bar_dmabuf_report_stuck(b);
+			if (!forever) {
+				ret = -ETIMEDOUT;
+				break;
+			}
+			deadline = jiffies + msecs_to_jiffies(timeout_ms);
+			continue;
+		}
+
+		fence = bar_dmabuf_unsignalled_fence(buf);
+		kref_get(&buf->kref);
+		mutex_unlock(&bdev->lock);
+
+		woke = bar_dmabuf_revoke_wait_buf(buf, fence, b->why, left);
+		if (fence)
+			dma_fence_put(fence);
+
+		mutex_lock(&bdev->lock);
+		if (READ_ONCE(buf->released)) {
+			/* off the list: start over (it may be our last ref) */
+			bar_dmabuf_buf_put(buf);
+			buf = bar_dmabuf_batch_next(b, NULL);
+		} else {
+			bar_dmabuf_buf_put(buf);	/* the dma-buf holds one */
+		}
+		if (woke < 0) {
+			ret = woke;
+			break;
+		}
+	}
+	mutex_unlock(&bdev->lock);
 	return ret;
 }
 
-/* Removal and reset have no way to fail: their bookkeeping must not. */
-static gfp_t bar_dmabuf_revoke_gfp(enum bar_dmabuf_why why)
+/*
+ * Mark every buffer of @b (rules 1-3, all of them before anyone waits:
+ * rule 7), wait (rules 4-6, 8), then settle. Allocates nothing.
+ */
+static int bar_dmabuf_revoke_batch(struct bar_dmabuf_batch *b,
+				   unsigned int timeout_ms, u32 *nr)
 {
-	if (why == BAR_DMABUF_WHY_RESET || why == BAR_DMABUF_WHY_REMOVE)
-		return GFP_KERNEL | __GFP_NOFAIL;
-	return GFP_KERNEL;
-}
-
-/* Mark (with the device lock), wait (without), then settle (with). */
-static int bar_dmabuf_revoke_bufs(struct bar_dmabuf_dev *bdev,
-				  struct bar_dmabuf_buf **bufs, unsigned int n,
-				  enum bar_dmabuf_why why, unsigned int timeout_ms)
-{
-	int *res;
-	unsigned int i;
+	struct bar_dmabuf_dev *bdev = b->bdev;
+	struct bar_dmabuf_buf *buf;
+	u32 count = 0;
 	int ret;
 
-	res = kcalloc(n ?: 1, sizeof(*res), bar_dmabuf_revoke_gfp(why));
-	if (!res)
-		return -ENOMEM;
-
 	mutex_lock(&bdev->lock);
-	for (i = 0; i < n; i++) {
-		bool first = bar_dmabuf_revoke_mark(bufs[i],
-						    why == BAR_DMABUF_WHY_REMOVE);
+	b->end = min(b->end, bdev->next_seq);
+	for (buf = bar_dmabuf_batch_next(b, NULL); buf;
+	     buf = bar_dmabuf_batch_after(b, buf)) {
+		bool first = bar_dmabuf_revoke_mark(buf,
+						    b->why == BAR_DMABUF_WHY_REMOVE);
 
 		/*
 		 * reset_done restores only what the reset revoked: a revoke
 		 * for any other reason, even one that comes while the reset
 		 * waits, makes the buffer its own (revoked until RESTORE).
 		 */
-		if (why != BAR_DMABUF_WHY_RESET)
-			bufs[i]->revoked_by_reset = false;
+		if (b->why != BAR_DMABUF_WHY_RESET)
+			buf->revoked_by_reset = false;
 		else if (first)
-			bufs[i]->revoked_by_reset = true;
-		res[i] = -EINPROGRESS;
+			buf->revoked_by_reset = true;
+		count++;
 	}
 	mutex_unlock(&bdev->lock);
 
-	ret = bar_dmabuf_revoke_wait(bufs, res, n, why, timeout_ms);
+	ret = bar_dmabuf_revoke_wait(b, timeout_ms);
 
 	mutex_lock(&bdev->lock);
-	for (i = 0; i < n; i++) {
-		bufs[i]->revoke_waiters--;
+	for (buf = bar_dmabuf_batch_next(b, NULL); buf;
+	     buf = bar_dmabuf_batch_after(b, buf)) {
+		bool done = bar_dmabuf_drained(buf);
+
+		buf->revoke_waiters--;
 		/* Rule 6: complete only when 4 and 5 both held. */
-		if (!res[i])
-			bufs[i]->revoke_incomplete = false;
-		trace_bar_dmabuf_revoke_done(bufs[i], res[i]);
+		if (done)
+			buf->revoke_incomplete = false;
+		trace_bar_dmabuf_revoke_done(buf, done ? 0 : ret ?: -ETIMEDOUT);
 	}
 	mutex_unlock(&bdev->lock);
 
-	kfree(res);
+	if (nr)
+		*nr = count;
 	return ret;
 }
 
@@ -344,12 +460,16 @@ static int bar_dmabuf_revoke_bufs(struct bar_dmabuf_dev *bdev,
  * @timeout_ms: longest wait
  *
  * Return: 0, -ETIMEDOUT (buffer stays revoked; call again to resume),
- * -ERESTARTSYS, -ENOMEM.
+ * -ERESTARTSYS.
  */
 int bar_dmabuf_revoke_one(struct bar_dmabuf_buf *buf, unsigned int timeout_ms)
 {
-	return bar_dmabuf_revoke_bufs(buf->bdev, &buf, 1, BAR_DMABUF_WHY_IOCTL,
-				      timeout_ms);
+	struct bar_dmabuf_batch b = {
+		.bdev = buf->bdev, .why = BAR_DMABUF_WHY_IOCTL,
+		.first = buf->seq, .end = buf->seq + 1,
+	};
+
+	return bar_dmabuf_revoke_batch(&b, timeout_ms, NULL);
 }
 
 /**
@@ -357,39 +477,24 @@ int bar_dmabuf_revoke_one(struct bar_dmabuf_buf *buf, unsigned int timeout_ms)
  * @bdev: the device
  * @why: the way out; reset and removal wait forever, removal kills
  * @timeout_ms: longest wait for the bounded ones
+ * @end_seq: only buffers exported before &bar_dmabuf_dev.next_seq had this
+ *	value (the last close passes what it saw when it began), or
+ *	BAR_DMABUF_SEQ_NOW for all that exist when the marking starts
  * @nr: if not NULL, the number of buffers revoked or waited for
  *
- * Return: as bar_dmabuf_revoke_one().
+ * Cannot fail for want of memory: it allocates nothing.
+ *
+ * Return: 0, -ETIMEDOUT, -ERESTARTSYS (a signal for the ioctl, a fatal one
+ * for the last close; the buffers stay revoked).
  */
 int bar_dmabuf_revoke_all(struct bar_dmabuf_dev *bdev, enum bar_dmabuf_why why,
-			  unsigned int timeout_ms, u32 *nr)
+			  unsigned int timeout_ms, u64 end_seq, u32 *nr)
 {
-	struct bar_dmabuf_buf **bufs, *buf;
-	unsigned int n = 0, max = 0, i;
-	int ret;
+	struct bar_dmabuf_batch b = {
+		.bdev = bdev, .why = why, .first = 0, .end = end_seq,
+	};
 
-	mutex_lock(&bdev->lock);
-	list_for_each_entry(buf, &bdev->buffers, node)
-		max++;
-	bufs = kcalloc(max ?: 1, sizeof(*bufs), bar_dmabuf_revoke_gfp(why));
-	if (!bufs) {
-		mutex_unlock(&bdev->lock);
-		return -ENOMEM;
-	}
-	/* pin each file; one in its final fput is being released: skip it */
-	list_for_each_entry(buf, &bdev->buffers, node)
-		if (bar_dmabuf_compat_get_file_active(&buf->dmabuf->file))
-			bufs[n++] = buf;
-	mutex_unlock(&bdev->lock);
-
-	ret = bar_dmabuf_revoke_bufs(bdev, bufs, n, why, timeout_ms);
-	if (nr)
-		*nr = n;
-
-	for (i = 0; i < n; i++)
-		fput(bufs[i]->dmabuf->file);
-	kfree(bufs);
-	return ret;
+	return bar_dmabuf_revoke_batch(&b, timeout_ms, nr);
 }
 
 /* Rule 9 for one buffer. Returns 1 if restored, 0 if it was not revoked. */

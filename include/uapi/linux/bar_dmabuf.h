@@ -42,7 +42,7 @@ enum {
  * @BAR_DMABUF_BAR_IO: an I/O port BAR
  * @BAR_DMABUF_BAR_PREFETCH: prefetchable memory
  * @BAR_DMABUF_BAR_64BIT: a 64-bit memory BAR (occupies two slots)
- * @BAR_DMABUF_BAR_WC: CPU mappings of buffers of this BAR (mmap, vmap) are
+ * @BAR_DMABUF_BAR_WC: CPU mappings (mmap) of buffers of this BAR are
  *	write-combined: the BAR is prefetchable and the module reserved the
  *	write-combining memory type for it at bind (which fails if something
  *	else holds the range with another type; the kernel log says so).
@@ -78,9 +78,13 @@ struct bar_dmabuf_bar {
  * @out_num_bars: number of entries in @out_bars (BAR_DMABUF_NUM_BARS)
  * @out_vendor: PCI vendor ID
  * @out_device: PCI device ID
- * @out_bdf: segment << 16 | bus << 8 | devfn
+ * @out_bdf: (segment & 0xffff) << 16 | bus << 8 | devfn; @out_domain has
+ *	the whole segment
  * @out_default_timeout_ms: the revoke timeout used when a revoke asks for 0
  * @out_bars: the device's BARs, indexed by BAR number
+ * @out_domain: PCI segment (domain) number, also those above 0xffff (VMD);
+ *	not written into an older struct of 120 bytes
+ * @out_reserved: 0
  *
  * Lists the BARs of the device the control node belongs to.
  */
@@ -93,6 +97,8 @@ struct bar_dmabuf_info {
 	__u32 out_bdf;
 	__u32 out_default_timeout_ms;
 	struct bar_dmabuf_bar out_bars[BAR_DMABUF_NUM_BARS];
+	__u32 out_domain;
+	__u32 out_reserved;
 };
 
 #define BAR_DMABUF_IOCTL_INFO	_IO(BAR_DMABUF_TYPE, BAR_DMABUF_CMD_INFO)
