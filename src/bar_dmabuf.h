@@ -10,8 +10,11 @@
  *         bar_dmabuf_buf.alock (spinlock, innermost, never held while
  *                               calling anyone)
  *
- * An importer callback never needs the device lock: map, unmap, pin, unpin,
- * attach, detach and the mmap fault take at most the resv lock and alock.
+ * No op an importer calls takes the device lock: attach, detach, map,
+ * unmap, pin, unpin and the mmap fault take at most the resv lock and
+ * alock. (An importer may hold its own lock across dma_buf_dynamic_attach()
+ * and take it in its invalidate callback, which the revoke calls under the
+ * device lock: a device lock in attach would close that cycle.)
  * Nothing on the unmap path takes the resv lock (the core already holds it:
  * an importer may unmap from inside its invalidate callback or later from
  * a worker), and the revoke waits (rules 4 and 5) sleep with neither the

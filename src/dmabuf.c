@@ -65,15 +65,15 @@ static int bar_dmabuf_attach(struct dma_buf *dmabuf,
 	atomic_set(&battach->nr_maps, 0);
 	atomic_set(&battach->nr_pins, 0);
 
-	ret = bar_dmabuf_p2p_attach(buf, battach);
-	if (ret)
-		goto err_free;
-
+	/* rule 1 first: a revoked buffer is -ENODEV, not -EXDEV */
 	dma_resv_lock(dmabuf->resv, NULL);
 	if (buf->revoked) {
 		ret = -ENODEV;
 		goto err_unlock;
 	}
+	ret = bar_dmabuf_p2p_attach(buf, battach);
+	if (ret)
+		goto err_unlock;
 	attach->priv = battach;
 	spin_lock(&buf->alock);
 	list_add_tail(&battach->node, &buf->attachments);
@@ -85,7 +85,6 @@ static int bar_dmabuf_attach(struct dma_buf *dmabuf,
 
 err_unlock:
 	dma_resv_unlock(dmabuf->resv);
-err_free:
 	kfree(battach);
 	return ret;
 }

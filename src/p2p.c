@@ -30,6 +30,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/dma-mapping.h>
+#include <linux/dma-resv.h>
 #include <linux/iommu.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
@@ -61,11 +62,16 @@ static bool bar_dmabuf_p2p_helper_unmaps_whole(struct bar_dmabuf_buf *buf,
  * @buf: the buffer
  * @battach: the new attachment
  *
- * Takes the device lock.
+ * Caller holds the buffer's resv lock and has seen it not revoked. The
+ * distance is computed in the device's P2P state, which devres frees
+ * once remove() has returned; remove marks every buffer revoked under
+ * that lock before it returns, so the state is alive here. No device
+ * lock: an importer may hold its own locks across dma_buf_dynamic_attach()
+ * and take them in its invalidate callback, which the revoke calls with
+ * the device lock held.
  *
- * Return: 0, -ENODEV if the buffer is revoked or its device gone, or
- * -EXDEV when the P2P path cannot be proven and allow_unproven_p2p is off
- * (after a message naming the parameter).
+ * Return: 0, or -EXDEV when the P2P path cannot be proven and
+ * allow_unproven_p2p is off (after a message naming the parameter).
  */
 int bar_dmabuf_p2p_attach(struct bar_dmabuf_buf *buf,
 			  struct bar_dmabuf_attach *battach)
@@ -75,18 +81,9 @@ int bar_dmabuf_p2p_attach(struct bar_dmabuf_buf *buf,
 	struct p2pdma_provider *provider = bdev->providers[buf->bar];
 	int dist;
 
-	/*
-	 * The distance is computed in the device's P2P state, which devres
-	 * frees once remove() has returned: only while the device is ours.
-	 * A revoked buffer is refused here already (rule 1), not with EXDEV.
-	 */
-	mutex_lock(&bdev->lock);
-	if (bdev->gone || buf->revoked) {
-		mutex_unlock(&bdev->lock);
-		return -ENODEV;
-	}
+	dma_resv_assert_held(buf->dmabuf->resv);
+
 	dist = bar_dmabuf_compat_p2p_distance(bdev->pdev, dev);
-	mutex_unlock(&bdev->lock);
 
 	battach->path = BAR_DMABUF_PATH_RESOURCE;
 	if (dist >= 0) {
