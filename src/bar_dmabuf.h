@@ -82,7 +82,10 @@ extern bool bar_dmabuf_allow_unproven_p2p;
  * @buffers: every buffer exported from this device and not yet released
  *	(&bar_dmabuf_buf.node)
  * @gone: set once remove starts; no new export, no restore
- * @resetting: between reset_prepare and reset_done; no export, no restore
+ * @resetting: between reset_prepare and reset_done, or error_detected and
+ *	resume; no export, no restore (-EBUSY)
+ * @failed: PCI error recovery failed for good: no export, no restore
+ *	(-ENODEV) until a recovery succeeds or the device is bound again
  * @open_count: open control-node files; the last close revokes everything
  * @next_id: id of the next buffer (for logs, debugfs, tracepoints)
  * @next_seq: &bar_dmabuf_buf.seq of the next buffer; never wraps (u64)
@@ -102,6 +105,7 @@ struct bar_dmabuf_dev {
 	struct list_head buffers;
 	bool gone;
 	bool resetting;
+	bool failed;
 	unsigned int open_count;
 	u32 next_id;
 	u64 next_seq;
@@ -262,6 +266,7 @@ enum bar_dmabuf_why {
 	BAR_DMABUF_WHY_IOCTL,		/* user asked; bounded wait */
 	BAR_DMABUF_WHY_CLOSE,		/* last close of the node; bounded, killable */
 	BAR_DMABUF_WHY_RESET,		/* reset_prepare; waits forever */
+	BAR_DMABUF_WHY_RECOVERY,	/* PCI error recovery; bounded */
 	BAR_DMABUF_WHY_REMOVE,		/* unbind/unplug/unload; forever, dead */
 };
 

@@ -66,6 +66,7 @@ static int bar_dmabuf_debugfs_show(struct seq_file *s, void *unused)
 	mutex_lock(&bdev->lock);
 	seq_printf(s, "device %s%s%s\n", bdev->name,
 		   bdev->gone ? " (gone)" : "",
+		   bdev->failed ? " (error recovery failed)" :
 		   bdev->resetting ? " (resetting)" : "");
 	list_for_each_entry(buf, &bdev->buffers, node)
 		bar_dmabuf_debugfs_buf(s, buf);

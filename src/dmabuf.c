@@ -492,8 +492,8 @@ struct dma_buf *bar_dmabuf_export(struct bar_dmabuf_dev *bdev,
 	exp_info.exp_name = buf->exp_name;
 
 	mutex_lock(&bdev->lock);
-	if (bdev->gone || bdev->resetting) {
-		ret = bdev->gone ? -ENODEV : -EBUSY;
+	if (bdev->gone || bdev->failed || bdev->resetting) {
+		ret = bdev->resetting && !bdev->failed ? -EBUSY : -ENODEV;
 		goto err_unlock;
 	}
 	dmabuf = dma_buf_export(&exp_info);

@@ -228,40 +228,90 @@ static void bar_dmabuf_pci_reset_done(struct pci_dev *pdev)
 }
 
 /*
- * PCI error recovery (AER, DPC) resets the link under us without
- * reset_prepare. A frozen channel is a reset: revoke and wait first, as
- * reset_prepare does, and give the buffers back in resume once the device
- * works again. A permanent failure is a removal still to come: revoke and
- * keep them revoked (remove makes them dead). A non-fatal error resets
- * nothing: the buffers stay.
+ * PCI error recovery (AER, DPC). Whatever the channel state, the kernel
+ * may reset our device: a sibling below the same port that votes
+ * NEED_RESET resets the whole secondary bus, ours included, and then
+ * calls our slot_reset whatever we voted. So every error_detected revokes
+ * (rules 1-3 at once), and resume gives back what the recovery took, after
+ * a reset (slot_reset) or none (mmio_enabled).
+ *
+ * The wait is bounded (rule 8's exception): the AER/DPC thread holds each
+ * device's lock in turn while it walks the subtree, and an importer below
+ * the same port may finish its jobs only in its own recovery callbacks;
+ * waiting for it here would hang the whole hierarchy's recovery. With DPC
+ * the link is down already. The DMA addresses stay valid regardless
+ * (rule 5); a revoke that timed out is named in the log.
+ *
+ * A permanent failure (reported at the start, or, on kernels that tell
+ * drivers of a failed recovery as 7.2 does, at its end) leaves the buffers
+ * revoked and the device dead for EXPORT and RESTORE (-ENODEV) until a
+ * later recovery succeeds or the device is bound again. A kernel that
+ * does not tell leaves it resetting (-EBUSY) until it is bound again.
  */
 static pci_ers_result_t bar_dmabuf_pci_error_detected(struct pci_dev *pdev,
 						      pci_channel_state_t state)
 {
-	if (state == pci_channel_io_normal)
-		return PCI_ERS_RESULT_CAN_RECOVER;
+	struct bar_dmabuf_dev *bdev = pci_get_drvdata(pdev);
+	bool failed = state == pci_channel_io_perm_failure;
+
 	pci_info(pdev, "PCI error recovery (%s): revoking every buffer\n",
+		 state == pci_channel_io_normal ? "non-fatal" :
 		 state == pci_channel_io_frozen ? "frozen" : "permanent failure");
-	bar_dmabuf_pci_reset_prepare(pdev);
-	return state == pci_channel_io_frozen ? PCI_ERS_RESULT_NEED_RESET :
-						PCI_ERS_RESULT_DISCONNECT;
+	mutex_lock(&bdev->lock);
+	bdev->resetting = true;
+	if (failed)
+		bdev->failed = true;
+	mutex_unlock(&bdev->lock);
+
+	bar_dmabuf_revoke_all(bdev, BAR_DMABUF_WHY_RECOVERY,
+			      bar_dmabuf_default_timeout_ms(),
+			      BAR_DMABUF_SEQ_NOW, NULL);
+	if (failed) {
+		pci_warn(pdev, "PCI error recovery failed: buffers stay revoked; rebind the device (unbind, bind) to use it again\n");
+		return PCI_ERS_RESULT_DISCONNECT;
+	}
+	return state == pci_channel_io_normal ? PCI_ERS_RESULT_CAN_RECOVER :
+						PCI_ERS_RESULT_NEED_RESET;
 }
 
-/* The link was reset: the function's config space is back to defaults. */
+/* No reset came: the config space is as it was. resume gives back. */
+static pci_ers_result_t bar_dmabuf_pci_mmio_enabled(struct pci_dev *pdev)
+{
+	return PCI_ERS_RESULT_RECOVERED;
+}
+
+/*
+ * The link was reset: the function's config space is back to defaults.
+ * Recovered only if the function answers as itself.
+ */
 static pci_ers_result_t bar_dmabuf_pci_slot_reset(struct pci_dev *pdev)
 {
+	u16 vendor = 0;
+
+	if (pci_read_config_word(pdev, PCI_VENDOR_ID, &vendor) ||
+	    vendor != pdev->vendor) {
+		pci_warn(pdev, "does not answer after the reset (vendor id %04x); recovery fails\n",
+			 vendor);
+		return PCI_ERS_RESULT_DISCONNECT;
+	}
 	pci_restore_state(pdev);	/* resume saves it again (reset_done) */
 	return PCI_ERS_RESULT_RECOVERED;
 }
 
 static void bar_dmabuf_pci_resume(struct pci_dev *pdev)
 {
-	pci_info(pdev, "PCI error recovery done: restoring the buffers the reset revoked\n");
+	struct bar_dmabuf_dev *bdev = pci_get_drvdata(pdev);
+
+	pci_info(pdev, "PCI error recovery done: restoring the buffers it revoked\n");
+	mutex_lock(&bdev->lock);
+	bdev->failed = false;
+	mutex_unlock(&bdev->lock);
 	bar_dmabuf_pci_reset_done(pdev);
 }
 
 static const struct pci_error_handlers bar_dmabuf_pci_err_handler = {
 	.error_detected = bar_dmabuf_pci_error_detected,
+	.mmio_enabled = bar_dmabuf_pci_mmio_enabled,
 	.slot_reset = bar_dmabuf_pci_slot_reset,
 	.resume = bar_dmabuf_pci_resume,
 	.reset_prepare = bar_dmabuf_pci_reset_prepare,

@@ -41,6 +41,7 @@ static const char * const bar_dmabuf_why_names[] = {
 	[BAR_DMABUF_WHY_IOCTL] = "ioctl",
 	[BAR_DMABUF_WHY_CLOSE] = "last-close",
 	[BAR_DMABUF_WHY_RESET] = "reset",
+	[BAR_DMABUF_WHY_RECOVERY] = "error-recovery",
 	[BAR_DMABUF_WHY_REMOVE] = "removal",
 };
 
@@ -426,7 +427,8 @@ static int bar_dmabuf_revoke_batch(struct bar_dmabuf_batch *b,
 		 * for any other reason, even one that comes while the reset
 		 * waits, makes the buffer its own (revoked until RESTORE).
 		 */
-		if (b->why != BAR_DMABUF_WHY_RESET)
+		if (b->why != BAR_DMABUF_WHY_RESET &&
+		    b->why != BAR_DMABUF_WHY_RECOVERY)
 			buf->revoked_by_reset = false;
 		else if (first)
 			buf->revoked_by_reset = true;
@@ -544,7 +546,7 @@ int bar_dmabuf_restore_one(struct bar_dmabuf_buf *buf)
 	int ret;
 
 	mutex_lock(&bdev->lock);
-	if (bdev->gone || buf->dead)
+	if (bdev->gone || bdev->failed || buf->dead)
 		ret = -ENODEV;
 	else if (bdev->resetting)
 		ret = -EBUSY;
@@ -573,7 +575,7 @@ int bar_dmabuf_restore_all(struct bar_dmabuf_dev *bdev, bool reset_only,
 	int ret = 0;
 
 	mutex_lock(&bdev->lock);
-	if (bdev->gone) {
+	if (bdev->gone || (bdev->failed && !reset_only)) {
 		ret = -ENODEV;
 		goto out_unlock;
 	}
