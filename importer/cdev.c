@@ -5,6 +5,7 @@
  * copy_struct_from_user() so it can grow, and written back up to the
  * smaller of the two sizes.
  */
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -45,9 +46,31 @@ union imp_ioctl_buf {
 	struct bar_dmabuf_imp_vmap_rw vmap_rw;
 };
 
+/*
+ * One ioctl's state: the command's struct and a file a command created
+ * for a new fd. The fd is installed only once the struct naming it has
+ * been copied back, so a faulting copy-out leaves no fd behind.
+ */
+struct imp_ioctl_ctx {
+	union imp_ioctl_buf b;
+	struct file *install;	/* installed at @install_fd after copy-out */
+	int install_fd;		/* reserved with get_unused_fd_flags() */
+};
+
 static int imp_ioctl_attach(struct imp_file *ifile, union imp_ioctl_buf *b)
 {
 	return imp_attach_create(ifile, &b->attach);
+}
+
+/* The answer of an ATTACH could not be copied back: detach again. */
+static void imp_ioctl_attach_undo(struct imp_file *ifile,
+				  union imp_ioctl_buf *b)
+{
+	struct imp_attach *ia = imp_file_attach(ifile, b->attach.out_handle);
+
+	/* Fails only if another thread guessed the handle and used it. */
+	if (ia)
+		imp_attach_detach(ia, false);
 }
 
 /* DETACH, MAP, UNMAP share struct bar_dmabuf_imp_handle. */
@@ -101,10 +124,17 @@ static int imp_ioctl_behaviour(struct imp_file *ifile, union imp_ioctl_buf *b)
 
 static int imp_ioctl_submit(struct imp_file *ifile, union imp_ioctl_buf *b)
 {
+	struct imp_ioctl_ctx *ctx = container_of(b, struct imp_ioctl_ctx, b);
 	struct imp_attach *ia = imp_file_attach(ifile, b->submit.handle);
+	int ret;
 
 	b->submit.out_sync_fd = -1;
-	return ia ? imp_engine_submit(ia, &b->submit) : -ENOENT;
+	if (!ia)
+		return -ENOENT;
+	ret = imp_engine_submit(ia, &b->submit, &ctx->install);
+	if (ctx->install)
+		ctx->install_fd = b->submit.out_sync_fd;
+	return ret;
 }
 
 static int imp_ioctl_signal(struct imp_file *ifile, union imp_ioctl_buf *b)
@@ -159,6 +189,17 @@ static int imp_ioctl_vmap(struct imp_file *ifile, union imp_ioctl_buf *b)
 	return imp_vmap_map_ioctl(ifile, &b->vmap);
 }
 
+/* The answer of a VMAP could not be copied back: hand the vmap back. */
+static void imp_ioctl_vmap_undo(struct imp_file *ifile, union imp_ioctl_buf *b)
+{
+	struct bar_dmabuf_imp_handle h = {
+		.size = sizeof(h),
+		.handle = b->vmap.out_handle,
+	};
+
+	imp_vmap_unmap_ioctl(ifile, &h);
+}
+
 static int imp_ioctl_vunmap(struct imp_file *ifile, union imp_ioctl_buf *b)
 {
 	return imp_vmap_unmap_ioctl(ifile, &b->handle);
@@ -173,14 +214,20 @@ struct imp_ioctl_desc {
 	unsigned int cmd;
 	size_t size;	/* what the kernel knows; also the smallest accepted */
 	int (*fn)(struct imp_file *ifile, union imp_ioctl_buf *b);
+	/* Takes back what @fn created when its answer cannot be copied out. */
+	void (*undo)(struct imp_file *ifile, union imp_ioctl_buf *b);
 };
 
 #define IMP_IOCTL(_nr, _cmd, _struct, _fn) \
 	[_nr] = { .cmd = _cmd, .size = sizeof(_struct), .fn = _fn }
+#define IMP_IOCTL_UNDO(_nr, _cmd, _struct, _fn, _undo) \
+	[_nr] = { .cmd = _cmd, .size = sizeof(_struct), .fn = _fn, \
+		  .undo = _undo }
 
 static const struct imp_ioctl_desc imp_ioctls[] = {
-	IMP_IOCTL(BAR_DMABUF_IMP_CMD_ATTACH, BAR_DMABUF_IMP_IOCTL_ATTACH,
-		  struct bar_dmabuf_imp_attach, imp_ioctl_attach),
+	IMP_IOCTL_UNDO(BAR_DMABUF_IMP_CMD_ATTACH, BAR_DMABUF_IMP_IOCTL_ATTACH,
+		       struct bar_dmabuf_imp_attach, imp_ioctl_attach,
+		       imp_ioctl_attach_undo),
 	IMP_IOCTL(BAR_DMABUF_IMP_CMD_DETACH, BAR_DMABUF_IMP_IOCTL_DETACH,
 		  struct bar_dmabuf_imp_handle, imp_ioctl_detach),
 	IMP_IOCTL(BAR_DMABUF_IMP_CMD_MAP, BAR_DMABUF_IMP_IOCTL_MAP,
@@ -202,8 +249,9 @@ static const struct imp_ioctl_desc imp_ioctls[] = {
 		  struct bar_dmabuf_imp_wait_event, imp_ioctl_wait_event),
 	IMP_IOCTL(BAR_DMABUF_IMP_CMD_COUNTERS, BAR_DMABUF_IMP_IOCTL_COUNTERS,
 		  struct bar_dmabuf_imp_counters, imp_ioctl_counters),
-	IMP_IOCTL(BAR_DMABUF_IMP_CMD_VMAP, BAR_DMABUF_IMP_IOCTL_VMAP,
-		  struct bar_dmabuf_imp_vmap, imp_ioctl_vmap),
+	IMP_IOCTL_UNDO(BAR_DMABUF_IMP_CMD_VMAP, BAR_DMABUF_IMP_IOCTL_VMAP,
+		       struct bar_dmabuf_imp_vmap, imp_ioctl_vmap,
+		       imp_ioctl_vmap_undo),
 	IMP_IOCTL(BAR_DMABUF_IMP_CMD_VUNMAP, BAR_DMABUF_IMP_IOCTL_VUNMAP,
 		  struct bar_dmabuf_imp_handle, imp_ioctl_vunmap),
 	IMP_IOCTL(BAR_DMABUF_IMP_CMD_VMAP_RW, BAR_DMABUF_IMP_IOCTL_VMAP_RW,
@@ -215,7 +263,7 @@ static long imp_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	struct imp_file *ifile = file->private_data;
 	void __user *uptr = (void __user *)arg;
 	const struct imp_ioctl_desc *desc;
-	union imp_ioctl_buf buf;
+	struct imp_ioctl_ctx ctx = { .install_fd = -1 };
 	unsigned int nr = _IOC_NR(cmd);
 	u32 usize;
 	int ret;
@@ -232,15 +280,35 @@ static long imp_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	if (usize > SZ_4K)
 		return -E2BIG;
 	/* Bytes past what we know must be zero (-E2BIG otherwise). */
-	ret = copy_struct_from_user(&buf, desc->size, uptr, usize);
+	ret = copy_struct_from_user(&ctx.b, desc->size, uptr, usize);
 	if (ret)
 		return ret;
+	/*
+	 * Every command writes its struct back. Write the caller's own bytes
+	 * first, so a struct that cannot be written (a read-only page) is
+	 * -EFAULT before anything is created, attached, queued or mapped.
+	 */
+	if (copy_to_user(uptr, &ctx.b, min_t(size_t, usize, desc->size)))
+		return -EFAULT;
 
-	ret = desc->fn(ifile, &buf);
+	ret = desc->fn(ifile, &ctx.b);
 	/* READ_LOG's -ENOSPC reports how many entries are needed. */
 	if ((!ret || ret == -ENOSPC) &&
-	    copy_to_user(uptr, &buf, min_t(size_t, usize, desc->size)))
-		return -EFAULT;
+	    copy_to_user(uptr, &ctx.b, min_t(size_t, usize, desc->size))) {
+		/* Made read-only meanwhile: take back what was created. */
+		if (!ret && desc->undo)
+			desc->undo(ifile, &ctx.b);
+		ret = -EFAULT;
+	}
+	/* A new fd becomes visible only with the answer that names it. */
+	if (ctx.install) {
+		if (!ret) {
+			fd_install(ctx.install_fd, ctx.install);
+		} else {
+			fput(ctx.install);
+			put_unused_fd(ctx.install_fd);
+		}
+	}
 	return ret;
 }
 

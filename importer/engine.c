@@ -332,13 +332,17 @@ err_free:
  * imp_engine_submit() - SUBMIT: queue a job, its fence in the dma_resv
  * @ia: the attachment (mapped first if it is not)
  * @arg: the command; out_job and out_sync_fd are filled in
+ * @out_sync: with BAR_DMABUF_IMP_JOB_SYNC_FILE, the sync_file's file; the
+ *	caller installs it at @arg->out_sync_fd (reserved here) once the
+ *	answer is copied out, or puts both
  *
  * Return: 0; -EINVAL for bad flags, usage, reserved, a zero, huge or
  * out-of-range length, or a delay over 60 s; -EFAULT for a bad data
  * pointer; -ENOENT if detached; the map error (-ENODEV on a revoked
  * buffer); -ENOMEM; -EMFILE; -EINTR.
  */
-int imp_engine_submit(struct imp_attach *ia, struct bar_dmabuf_imp_submit *arg)
+int imp_engine_submit(struct imp_attach *ia, struct bar_dmabuf_imp_submit *arg,
+		      struct file **out_sync)
 {
 	struct imp_file *ifile = ia->file;
 	struct sync_file *sync = NULL;
@@ -426,7 +430,7 @@ int imp_engine_submit(struct imp_attach *ia, struct bar_dmabuf_imp_submit *arg)
 	imp_job_kick(job, 0);
 
 	if (sync)
-		fd_install(fd, sync->file);
+		*out_sync = sync->file;
 	arg->out_sync_fd = fd;
 	arg->out_job = id;
 	return 0;

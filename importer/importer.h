@@ -344,7 +344,8 @@ struct imp_job {
 	struct delayed_work work;
 };
 
-int imp_engine_submit(struct imp_attach *ia, struct bar_dmabuf_imp_submit *arg);
+int imp_engine_submit(struct imp_attach *ia, struct bar_dmabuf_imp_submit *arg,
+		      struct file **out_sync);
 int imp_engine_signal(struct imp_file *ifile, struct bar_dmabuf_imp_signal *arg);
 int imp_engine_wait(struct imp_file *ifile, struct bar_dmabuf_imp_wait_job *arg);
 void imp_engine_retire_work(struct work_struct *work);

@@ -18,7 +18,10 @@
  * one is accepted if the bytes past it are zero and it is no more than 4096
  * bytes, else -E2BIG. A command on
  * an unknown handle, or (except READ_LOG and WAIT_EVENT) on a detached one,
- * fails with -ENOENT.
+ * fails with -ENOENT. Every command writes its struct back: one the kernel
+ * cannot write (a read-only page) is -EFAULT before the command does
+ * anything, so no attachment, job, vmap or sync_file fd is left behind; a
+ * new fd is installed only once the struct naming it was written.
  *
  * The simulated hardware has one queue per attachment: its jobs complete
  * in submission order (a held job holds back the ones after it), as the
