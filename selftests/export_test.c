@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <dirent.h>
 
 #include <linux/dma-buf.h>
 
@@ -48,6 +49,49 @@ static unsigned long read_hex_attr(const char *bdf, const char *attr)
 	if (bd_read_file(path, buf, sizeof(buf)) <= 0)
 		return ~0UL;
 	return strtoul(buf, NULL, 16);
+}
+
+/* Entries of /proc/self/fd (the directory's own fd counted each time). */
+static int count_fds(void)
+{
+	struct dirent *d;
+	DIR *dir;
+	int n = 0;
+
+	dir = opendir("/proc/self/fd");
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir)))
+		n += d->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+/*
+ * A copy of @len bytes of @s in a page of its own that is then made
+ * read-only: the kernel can read the struct there (get_user of its size,
+ * copy_struct_from_user) but its copy-out faults. munmap() it after.
+ */
+static void *ro_copy(const void *s, size_t len)
+{
+	void *page;
+
+	page = mmap(NULL, BD_PAGE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page == MAP_FAILED)
+		return NULL;
+	memcpy(page, s, len);
+	if (mprotect(page, BD_PAGE, PROT_READ)) {
+		munmap(page, BD_PAGE);
+		return NULL;
+	}
+	return page;
+}
+
+/* The domain of a "DDDD:BB:DD.F" address (any number of domain digits). */
+static unsigned long bdf_domain(const char *bdf)
+{
+	return strtoul(bdf, NULL, 16);
 }
 
 /* The device node and its INFO, shared by every fixture of this file. */
@@ -129,7 +173,8 @@ TEST_F(dev, info_matches_sysfs)
 	EXPECT_EQ(read_hex_attr(self->bdf, "device"), self->info.out_device);
 	n = sscanf(self->bdf, "%x:%x:%x.%x", &dom, &bus, &dev, &fn);
 	ASSERT_EQ(4, n);
-	EXPECT_EQ(dom << 16 | bus << 8 | dev << 3 | fn, self->info.out_bdf);
+	EXPECT_EQ((dom & 0xffff) << 16 | bus << 8 | dev << 3 | fn,
+		  self->info.out_bdf);
 	EXPECT_LT(0, self->info.out_default_timeout_ms);
 }
 
@@ -245,6 +290,144 @@ TEST_F(dev, names_and_sync)
 	EXPECT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync));
 	sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW;
 	EXPECT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync));
+	close(fd);
+}
+
+/*
+ * Issue 9 item 6: INFO's out_domain is the whole PCI domain (the one in
+ * BAR_DMABUF_BDF, whatever its width), out_bdf keeps the domain's low 16
+ * bits, out_reserved is 0.
+ */
+TEST_F(dev, info_reports_full_domain)
+{
+	unsigned long dom;
+
+	if (self->skipped)
+		return;
+	EXPECT_EQ(128, sizeof(struct bar_dmabuf_info));
+	EXPECT_EQ(120, offsetof(struct bar_dmabuf_info, out_domain));
+	dom = bdf_domain(self->bdf);
+	EXPECT_EQ(dom, self->info.out_domain);
+	EXPECT_EQ(dom & 0xffff, self->info.out_bdf >> 16);
+	EXPECT_EQ(0, self->info.out_reserved);
+}
+
+/*
+ * Issue 9 item 6, the growth rule: a caller built against the 120-byte
+ * INFO (before out_domain) still gets every field it knows, and nothing
+ * is written past its 120 bytes.
+ */
+TEST_F(dev, info_old_size_writes_nothing_past_it)
+{
+	const size_t old = offsetof(struct bar_dmabuf_info, out_domain);
+	union {
+		struct bar_dmabuf_info info;
+		unsigned char bytes[sizeof(struct bar_dmabuf_info) + 16];
+	} u;
+	size_t i;
+	int b;
+
+	if (self->skipped)
+		return;
+	memset(&u, 0, old);
+	memset(u.bytes + old, 0x5a, sizeof(u) - old);
+	u.info.size = old;
+	ASSERT_EQ(0, ioctl(self->devfd, BAR_DMABUF_IOCTL_INFO, &u.info))
+		TH_LOG("INFO of %zu bytes: %s", old, strerror(errno));
+	for (i = old; i < sizeof(u); i++)
+		EXPECT_EQ(0x5a, u.bytes[i]) TH_LOG("byte %zu written", i);
+	EXPECT_EQ(self->info.out_bdf, u.info.out_bdf);
+	EXPECT_EQ(self->info.out_vendor, u.info.out_vendor);
+	EXPECT_EQ(self->info.out_num_bars, u.info.out_num_bars);
+	for (b = 0; b < BAR_DMABUF_NUM_BARS; b++)
+		EXPECT_EQ(self->info.out_bars[b].size, u.info.out_bars[b].size);
+}
+
+/*
+ * Issue 9 item 2: EXPORT's answer in a read-only page (the kernel reads
+ * the struct, its copy-out faults): -EFAULT, and no fd and no buffer is
+ * left behind; the next export works.
+ */
+TEST_F(dev, export_copy_out_fault_leaves_no_fd)
+{
+	struct bar_dmabuf_range r = { .offset = 0, .length = BD_PAGE };
+	struct bar_dmabuf_export ex = {
+		.size = sizeof(ex),
+		.bar_index = self->bar,
+		.open_flags = O_RDWR | O_CLOEXEC,
+		.nr_ranges = 1,
+		.out_fd = -1,
+		.ranges_ptr = (__u64)(unsigned long)&r,
+	};
+	int fds0, nbuf0, ret;
+	void *ro;
+
+	if (self->skipped)
+		return;
+	if (self->bar < 0)
+		SKIP(return, "no memory BAR of 4 pages on %s", self->bdf);
+	ro = ro_copy(&ex, sizeof(ex));
+	ASSERT_NE(NULL, ro);
+	fds0 = count_fds();
+	nbuf0 = bd_debugfs_nr_buffers(self->bdf);
+	ASSERT_LE(0, fds0);
+	ASSERT_LE(0, nbuf0) TH_LOG("debugfs: %s", strerror(-nbuf0));
+
+	ret = ioctl(self->devfd, BAR_DMABUF_IOCTL_EXPORT, ro);
+	EXPECT_EQ(-1, ret);
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(fds0, count_fds()) TH_LOG("an fd was left behind");
+	EXPECT_EQ(nbuf0, bd_debugfs_nr_buffers(self->bdf))
+		TH_LOG("a buffer was left behind");
+	munmap(ro, BD_PAGE);
+
+	EXPECT_EQ(0, still_exports(self->devfd, self->bar));
+	EXPECT_EQ(fds0, count_fds());
+}
+
+/*
+ * Issue 9 item 5: DMA_BUF_IOCTL_SYNC is 0 on a live buffer; on a revoked
+ * one (its CPU mappings are gone) SYNC_START and SYNC_END are both
+ * -ENODEV; after RESTORE 0 again.
+ */
+TEST_F(dev, sync_refused_while_revoked)
+{
+	static const __u64 rw[] = {
+		DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE, DMA_BUF_SYNC_RW,
+	};
+	struct dma_buf_sync sync;
+	unsigned int i;
+	int fd;
+
+	if (self->skipped)
+		return;
+	if (self->bar < 0)
+		SKIP(return, "no memory BAR of 4 pages on %s", self->bdf);
+	ASSERT_EQ(0, bd_export_one(self->devfd, self->bar, 0, BD_PAGE, &fd));
+	for (i = 0; i < ARRAY_SIZE(rw); i++) {
+		sync.flags = DMA_BUF_SYNC_START | rw[i];
+		EXPECT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync));
+		sync.flags = DMA_BUF_SYNC_END | rw[i];
+		EXPECT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync));
+	}
+
+	ASSERT_EQ(0, bd_revoke(self->devfd, fd, 0, 10000, NULL));
+	for (i = 0; i < ARRAY_SIZE(rw); i++) {
+		sync.flags = DMA_BUF_SYNC_START | rw[i];
+		EXPECT_EQ(-1, ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync));
+		EXPECT_EQ(ENODEV, errno);
+		sync.flags = DMA_BUF_SYNC_END | rw[i];
+		EXPECT_EQ(-1, ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync));
+		EXPECT_EQ(ENODEV, errno);
+	}
+
+	ASSERT_EQ(0, bd_restore(self->devfd, fd, 0, NULL));
+	for (i = 0; i < ARRAY_SIZE(rw); i++) {
+		sync.flags = DMA_BUF_SYNC_START | rw[i];
+		EXPECT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync));
+		sync.flags = DMA_BUF_SYNC_END | rw[i];
+		EXPECT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync));
+	}
 	close(fd);
 }
 
@@ -921,6 +1104,86 @@ TEST_F(imp, importer_bad_input)
 
 	/* After all that, the attachment still runs jobs. */
 	EXPECT_EQ(0, run_job(&self->e, self->h, false, 0, NULL, 64));
+}
+
+/*
+ * Issue 9 item 2 on the importer's side: every importer command that
+ * creates something, with its struct in a read-only page (readable, the
+ * copy-out faults), is -EFAULT and leaves nothing behind: ATTACH no
+ * attachment (the counters), SUBMIT of a held job with a sync_file no fd
+ * and no job (no fence holding back a revoke, which then completes at
+ * once). The same commands work afterwards.
+ */
+TEST_F(imp, copy_out_fault_leaves_nothing)
+{
+	struct bar_dmabuf_imp_counters c0, c1;
+	struct bar_dmabuf_imp_attach at = {
+		.size = sizeof(at),
+		.dmabuf_fd = self->buf,
+	};
+	struct bar_dmabuf_imp_submit sub = {
+		.size = sizeof(sub),
+		.flags = BAR_DMABUF_IMP_JOB_HOLD | BAR_DMABUF_IMP_JOB_SYNC_FILE,
+		.handle = self->h,
+		.usage = BAR_DMABUF_IMP_USAGE_WRITE,
+		.length = 64,
+	};
+	int fds0, sync_fd = -1, ret;
+	__u64 job = 0;
+	void *ro;
+	__u32 h;
+
+	if (self->skipped)
+		return;
+	ASSERT_EQ(0, imp_map(self->e.impfd, self->h, NULL));
+	ASSERT_EQ(0, imp_counters(self->e.impfd, &c0));
+	fds0 = count_fds();
+	ASSERT_LE(0, fds0);
+
+	/* ATTACH */
+	ro = ro_copy(&at, sizeof(at));
+	ASSERT_NE(NULL, ro);
+	ret = ioctl(self->e.impfd, BAR_DMABUF_IMP_IOCTL_ATTACH, ro);
+	EXPECT_EQ(-1, ret);
+	EXPECT_EQ(EFAULT, errno);
+	munmap(ro, BD_PAGE);
+	ASSERT_EQ(0, imp_counters(self->e.impfd, &c1));
+	EXPECT_EQ(c0.out_attachments, c1.out_attachments)
+		TH_LOG("ATTACH left an attachment behind");
+
+	/* SUBMIT of a held job with a sync_file */
+	ro = ro_copy(&sub, sizeof(sub));
+	ASSERT_NE(NULL, ro);
+	ret = ioctl(self->e.impfd, BAR_DMABUF_IMP_IOCTL_SUBMIT, ro);
+	EXPECT_EQ(-1, ret);
+	EXPECT_EQ(EFAULT, errno);
+	munmap(ro, BD_PAGE);
+	EXPECT_EQ(fds0, count_fds()) TH_LOG("SUBMIT left a sync_file fd behind");
+	ASSERT_EQ(0, imp_counters(self->e.impfd, &c1));
+	EXPECT_EQ(c0.out_jobs_pending, c1.out_jobs_pending)
+		TH_LOG("SUBMIT left a job behind");
+	/* No held fence of an unknown job: a bounded revoke completes. */
+	ret = bd_revoke(self->e.devfd, self->buf, 0, 2000, NULL);
+	EXPECT_EQ(0, ret) TH_LOG("revoke: %s", strerror(-ret));
+	EXPECT_EQ(0, bd_restore(self->e.devfd, self->buf, 0, NULL));
+
+	/* Both work with a writable struct. */
+	ASSERT_EQ(0, imp_attach(self->e.impfd, self->buf, 0, &h));
+	EXPECT_EQ(0, imp_detach(self->e.impfd, h));
+	ASSERT_EQ(0, imp_submit(self->e.impfd, self->h,
+				BAR_DMABUF_IMP_JOB_HOLD |
+				BAR_DMABUF_IMP_JOB_SYNC_FILE,
+				BAR_DMABUF_IMP_USAGE_WRITE, 0, 64, NULL, 0,
+				&job, &sync_fd));
+	EXPECT_LE(0, sync_fd);
+	EXPECT_EQ(fds0 + 1, count_fds());
+	EXPECT_EQ(0, imp_signal(self->e.impfd, job));
+	EXPECT_EQ(1, bd_poll_in(sync_fd, 10000));
+	EXPECT_EQ(0, imp_wait_job(self->e.impfd, job, 10000, NULL, 0, NULL,
+				  NULL));
+	if (sync_fd >= 0)
+		close(sync_fd);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
 /*

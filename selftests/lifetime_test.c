@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -764,6 +765,583 @@ TEST_F_TIMEOUT(removal, unbind_waits_past_timeout_and_warns, 120)
 	EXPECT_EQ(0, way.ret);
 	EXPECT_LE(unmap_ns, way.end_ns + BD_UNMAP_STAMP_SLACK_NS);
 	EXPECT_EQ(0, bd_rebind(self->e.bdf));
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
+}
+
+/* ------------------------------------------------------------------ */
+
+/*
+ * A buffer whose dma-buf file is gone while its dentry lives on: an
+ * O_PATH open of /proc/self/fd/N holds the dentry, so closing the dma-buf
+ * fd frees the struct file but the exporter's release runs only when the
+ * O_PATH fd is closed. Every way out that revokes all buffers meets such a
+ * buffer; it must never follow the freed file. On 7.2 (files are
+ * SLAB_TYPESAFE_BY_RCU) the freed slot is the next file opened, here a
+ * victim on tmpfs with private (COW) pages, which a zap "even_cows"
+ * through that file's mapping would throw away.
+ */
+FIXTURE(opath)
+{
+	bool skipped;
+	struct bd_env e;
+	char dir[64];		/* a tmpfs (or ramfs) for the victim files */
+	bool mounted;
+};
+
+FIXTURE_VARIANT(opath)
+{
+	enum bd_way way;	/* unless @revoke_all or @close */
+	bool revoke_all;	/* REVOKE with BAR_DMABUF_ALL_BUFFERS */
+	bool close;		/* the last close of the control node */
+	bool removes;		/* the device goes away (and comes back) */
+	unsigned int rounds;
+};
+
+FIXTURE_VARIANT_ADD(opath, revoke_all) {
+	.revoke_all = true, .rounds = 32,
+};
+
+FIXTURE_VARIANT_ADD(opath, last_close) {
+	.close = true, .rounds = 32,
+};
+
+FIXTURE_VARIANT_ADD(opath, unbind) {
+	.way = BD_WAY_UNBIND, .removes = true, .rounds = 32,
+};
+
+/* Each round is a hot-unplug and a re-plug of seconds under TCG. */
+FIXTURE_VARIANT_ADD(opath, hot_unplug) {
+	.way = BD_WAY_HOTPLUG, .removes = true, .rounds = 8,
+};
+
+FIXTURE_VARIANT_ADD(opath, pci_reset) {
+	.way = BD_WAY_RESET, .rounds = 32,
+};
+
+FIXTURE_VARIANT_ADD(opath, aer_recovery) {
+	.way = BD_WAY_AER, .rounds = 8,
+};
+
+FIXTURE_SETUP(opath)
+{
+	const char *why = NULL;
+
+	self->dir[0] = '\0';
+	if (!bd_fixture_open(_metadata, &self->e, BAR_MIN, &self->skipped))
+		return;
+	if (!variant->revoke_all && !variant->close)
+		why = bd_way_unavailable(variant->way, self->e.bdf);
+	if (why) {
+		self->skipped = true;
+		SKIP(return, "%s", why);
+	}
+	snprintf(self->dir, sizeof(self->dir), "/tmp/bd_opath.XXXXXX");
+	if (!mkdtemp(self->dir)) {
+		snprintf(self->dir, sizeof(self->dir), "/bd_opath.%d", getpid());
+		ASSERT_EQ(0, mkdir(self->dir, 0700));
+	}
+	/* Where tmpfs mounts, use it; else the directory (rootfs) as it is. */
+	self->mounted = !mount("tmpfs", self->dir, "tmpfs", 0, "size=1m");
+}
+
+FIXTURE_TEARDOWN(opath)
+{
+	if (self->dir[0]) {
+		if (self->mounted)
+			umount(self->dir);
+		rmdir(self->dir);
+	}
+	bd_env_close(&self->e);
+	if (self->e.bdf && !variant->revoke_all)
+		way_back(variant->close, variant->way, self->e.bdf);
+}
+
+struct opath_arg {
+	const struct _fixture_variant_opath *v;
+	struct bd_env *e;
+};
+
+/* The variant's way out, as a struct bd_async function. */
+static int opath_way_out(void *p)
+{
+	struct opath_arg *o = p;
+
+	if (o->v->revoke_all)
+		return bd_revoke(o->e->devfd, -1, BAR_DMABUF_ALL_BUFFERS,
+				 10000, NULL);
+	if (o->v->close) {
+		/* The only open file of the node: its release revokes. */
+		if (close(o->e->devfd))
+			return -errno;
+		o->e->devfd = -1;
+		return 0;
+	}
+	return bd_way_out(o->v->way, o->e->bdf);
+}
+
+/*
+ * Take the variant's way out (it must return within RETURN_MS), then put
+ * the device back and open its node again: 0, or the step's -errno.
+ */
+static int opath_way(const struct _fixture_variant_opath *v, struct bd_env *e,
+		     int *way_ret)
+{
+	struct opath_arg o = { .v = v, .e = e };
+	struct bd_async a;
+	int ret;
+
+	*way_ret = -EINPROGRESS;
+	ret = bd_async_start(&a, opath_way_out, &o);
+	if (ret)
+		return ret;
+	if (!bd_async_wait(&a, RETURN_MS))
+		return -ETIMEDOUT;	/* the thread is left blocked */
+	bd_async_join(&a);
+	*way_ret = a.ret;
+	if (v->revoke_all)
+		return 0;
+	ret = way_back(v->close, v->way, e->bdf);
+	if (ret)
+		return ret;
+	bd_close(&e->devfd);
+	e->devfd = bd_open_dev(e->bdf);
+	return e->devfd < 0 ? e->devfd : 0;
+}
+
+/*
+ * The victim: @path created with a page of @shared bytes, mapped
+ * MAP_PRIVATE and written with @priv (a COW page of its own). Returns the
+ * mapping (the file's fd in *@fd) or MAP_FAILED.
+ */
+static unsigned char *victim_open(const char *path, int *fd,
+				  unsigned char shared, unsigned char priv)
+{
+	unsigned char page[BD_PAGE];
+	unsigned char *map;
+
+	*fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (*fd < 0)
+		return MAP_FAILED;
+	memset(page, shared, sizeof(page));
+	if (write(*fd, page, sizeof(page)) != (ssize_t)sizeof(page))
+		return MAP_FAILED;
+	map = mmap(NULL, BD_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, *fd, 0);
+	if (map != MAP_FAILED)
+		memset(map, priv, BD_PAGE);
+	return map;
+}
+
+/* How many bytes of @map are not @want. */
+static unsigned int count_not(const unsigned char *map, unsigned char want)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < BD_PAGE; i++)
+		n += map[i] != want;
+	return n;
+}
+
+/*
+ * Issue 9 item 1: a way out that revokes every buffer never follows the
+ * struct file of a buffer held only by an O_PATH reference to its dentry.
+ * Each round: export, open the buffer O_PATH through /proc/self/fd, close
+ * the dma-buf fd, at once open a victim file (on 7.2 it gets the freed
+ * file's slot) with private COW bytes, take the way out (bounded); the
+ * victim's private bytes are intact. Closing the O_PATH fd then releases
+ * the buffer (debugfs and the module's reference count are back) and the
+ * kernel log stays clean (the debug kernel's KASAN with SLUB_RCU_DEBUG
+ * reports a use of the freed file by itself).
+ */
+TEST_F_TIMEOUT(opath, revoke_never_touches_a_freed_file, 600)
+{
+	unsigned int round, lost = 0, first_lost = ~0U;
+	int buf, op, vfd, nbuf0, ref0, ret, way_ret;
+	char path[64], victim[96];
+	unsigned char *map;
+
+	if (self->skipped)
+		return;
+	for (round = 0; round < variant->rounds; round++) {
+		nbuf0 = bd_debugfs_nr_buffers(self->e.bdf);
+		ref0 = bd_module_refcnt("bar_dmabuf");
+		ASSERT_LE(0, nbuf0);
+		ASSERT_LE(0, ref0);
+		snprintf(victim, sizeof(victim), "%s/victim.%u", self->dir,
+			 round);
+
+		buf = bd_env_export(&self->e, round % 16, 1);
+		ASSERT_LE(0, buf) TH_LOG("round %u: %s", round, self->e.why);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", buf);
+		op = open(path, O_PATH | O_CLOEXEC);
+		ASSERT_LE(0, op) TH_LOG("O_PATH open: %s", strerror(errno));
+		close(buf);
+		/* Nothing in between: the next file opened is the victim. */
+		map = victim_open(victim, &vfd, 0x11, 0xee);
+		ASSERT_NE(MAP_FAILED, map) TH_LOG("victim: %s", strerror(errno));
+
+		ret = opath_way(variant, &self->e, &way_ret);
+		ASSERT_EQ(0, ret)
+			TH_LOG("round %u: the way out or back: %s", round,
+			       strerror(-ret));
+		EXPECT_EQ(0, way_ret)
+			TH_LOG("round %u: way out: %s", round,
+			       strerror(-way_ret));
+
+		/* The victim's private page is still its own. */
+		ret = count_not(map, 0xee);
+		if (ret && !lost++)
+			first_lost = round;
+		EXPECT_EQ(0, ret)
+			TH_LOG("round %u: %d private bytes of the victim lost (read 0x%02x)",
+			       round, ret, map[0]);
+		munmap(map, BD_PAGE);
+		close(vfd);
+		unlink(victim);
+
+		/* The O_PATH reference was the last: the buffer goes. */
+		close(op);
+		if (!variant->removes)
+			EXPECT_EQ(nbuf0, settle(bd_debugfs_nr_buffers,
+						self->e.bdf, nbuf0))
+				TH_LOG("round %u: buffer not released", round);
+		EXPECT_EQ(ref0, settle(bd_module_refcnt, "bar_dmabuf", ref0))
+			TH_LOG("round %u: module reference not dropped", round);
+	}
+	TH_LOG("%u rounds, %u with the victim's private bytes lost (first %d)",
+	       round, lost, lost ? (int)first_lost : -1);
+
+	/* The device still exports, and maps for an importer. */
+	buf = bd_env_export(&self->e, 0, 1);
+	ASSERT_LE(0, buf) TH_LOG("%s", self->e.why);
+	bd_fixture_attach(_metadata, &self->e, buf, BAR_DMABUF_IMP_UNMAP_SYNC,
+			  0, 0, true);
+	close(buf);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
+}
+
+/*
+ * Issue 9 item 1, second half: a buffer held only by an O_PATH reference
+ * has no importer and no mapping left, even when an importer attached,
+ * mapped, ran a job and detached earlier (and a CPU mapping came and
+ * went): every way out completes for it at once, without waiting for the
+ * revoke timeout, and the importer hears nothing more of it.
+ */
+TEST_F_TIMEOUT(opath, buffer_held_by_opath_only_revokes_at_once, 300)
+{
+	struct bar_dmabuf_imp_counters c0, c1;
+	unsigned char data[64];
+	int buf, op, ret, way_ret, ref0, status = -1;
+	struct imp_log log;
+	char path[64];
+	__u64 job = 0, t0;
+	void *cpu;
+	__u32 h;
+
+	if (self->skipped)
+		return;
+	buf = bd_env_export(&self->e, 0, 1);
+	ASSERT_LE(0, buf) TH_LOG("%s", self->e.why);
+	cpu = mmap(NULL, BD_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, buf, 0);
+	ASSERT_NE(MAP_FAILED, cpu);
+	memset(cpu, 0x3c, sizeof(data));
+	munmap(cpu, BD_PAGE);
+	h = bd_fixture_attach(_metadata, &self->e, buf,
+			      BAR_DMABUF_IMP_UNMAP_WORKER, 0, 0, true);
+	ASSERT_EQ(0, imp_submit(self->e.impfd, h, 0, BAR_DMABUF_IMP_USAGE_READ,
+				0, sizeof(data), NULL, 0, &job, NULL));
+	ASSERT_EQ(0, imp_wait_job(self->e.impfd, job, EVENT_MS, data,
+				  sizeof(data), &status, NULL));
+	EXPECT_EQ(0, status);
+	EXPECT_EQ(0x3c, data[0]);
+	ASSERT_EQ(0, imp_detach(self->e.impfd, h));
+	ASSERT_EQ(0, imp_counters(self->e.impfd, &c0));
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", buf);
+	op = open(path, O_PATH | O_CLOEXEC);
+	ASSERT_LE(0, op);
+	close(buf);
+	ref0 = bd_module_refcnt("bar_dmabuf");
+
+	/* At once: well within the revoke timeout (10 s by default). */
+	t0 = bd_now_ns();
+	ret = opath_way(variant, &self->e, &way_ret);
+	ASSERT_EQ(0, ret) TH_LOG("the way out or back: %s", strerror(-ret));
+	EXPECT_EQ(0, way_ret) TH_LOG("way out: %s", strerror(-way_ret));
+	TH_LOG("way out and back took %lld ms", bd_ms_between(t0, bd_now_ns()));
+	if (variant->revoke_all || variant->close)
+		EXPECT_GT(5000, bd_ms_between(t0, bd_now_ns()));
+
+	/* Nothing reached the importer that had let go. */
+	ASSERT_EQ(0, imp_counters(self->e.impfd, &c1));
+	EXPECT_EQ(c0.out_invalidates, c1.out_invalidates);
+	EXPECT_EQ(c0.out_attachments, c1.out_attachments);
+	ASSERT_EQ(0, imp_read_log(self->e.impfd, h, &log));
+	EXPECT_EQ(0, imp_log_count(&log, BAR_DMABUF_IMP_EV_INVALIDATE))
+		imp_log_dump(&log);
+	imp_log_free(&log);
+
+	/* The O_PATH fd held the last reference: the buffer goes with it. */
+	close(op);
+	EXPECT_EQ(ref0 - 1, settle(bd_module_refcnt, "bar_dmabuf", ref0 - 1))
+		TH_LOG("the buffer's module reference was not dropped");
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
+}
+
+/* ------------------------------------------------------------------ */
+
+/* The last close of the control node, the fixture's node fd its only one. */
+FIXTURE(lastclose)
+{
+	bool skipped;
+	struct bd_env e;
+	int buf;
+	int nth;		/* /proc/thread-self/fail-nth, or -1 */
+	char saved[4][8];	/* fault-injection settings as they were */
+};
+
+#define FAULT_DIR	"/sys/kernel/debug"
+#define FAIL_NTH_MAX	64
+
+/*
+ * The debugfs settings the fail-nth test changes (and puts back): failslab
+ * also fails GFP_KERNEL allocations, and no kind of fault injection
+ * prints a stack dump for each failure (the rig counts a "Call Trace" as
+ * a kernel problem). fail-nth takes precedence over the rest.
+ */
+static const char *const fault_settings[][2] = {
+	{ "failslab/ignore-gfp-wait", "N" },
+	{ "failslab/verbose", "0" },
+	{ "fail_page_alloc/verbose", "0" },
+	{ "fail_usercopy/verbose", "0" },
+};
+
+FIXTURE_SETUP(lastclose)
+{
+	self->buf = -1;
+	self->nth = -1;
+	memset(self->saved, 0, sizeof(self->saved));
+	if (!bd_fixture_open(_metadata, &self->e, BAR_MIN, &self->skipped))
+		return;
+	self->buf = bd_env_export(&self->e, 0, 1);
+	ASSERT_LE(0, self->buf) TH_LOG("%s", self->e.why);
+}
+
+FIXTURE_TEARDOWN(lastclose)
+{
+	char path[96];
+	unsigned int i;
+
+	if (self->nth >= 0) {
+		pwrite(self->nth, "0", 1, 0);
+		close(self->nth);
+	}
+	for (i = 0; i < ARRAY_SIZE(fault_settings); i++) {
+		if (!self->saved[i][0])
+			continue;
+		snprintf(path, sizeof(path), FAULT_DIR "/%s",
+			 fault_settings[i][0]);
+		bd_write_file(path, self->saved[i]);
+	}
+	bd_close(&self->buf);
+	bd_env_close(&self->e);
+	if (self->e.bdf)
+		bd_rebind(self->e.bdf);
+}
+
+/* Save debugfs file @file into @saved (up to 8 bytes) and write @val. */
+static int fault_set(const char *file, char *saved, const char *val)
+{
+	char path[96];
+	long n;
+
+	snprintf(path, sizeof(path), FAULT_DIR "/%s", file);
+	n = bd_read_file(path, saved, 8);
+	if (n <= 0) {
+		saved[0] = '\0';
+		return n ? (int)n : -ENOENT;
+	}
+	saved[strcspn(saved, "\n")] = '\0';
+	return bd_write_file(path, val);
+}
+
+/*
+ * Issue 9 item 3 (rule 10: no way out is skipped for want of memory): for
+ * n = 1, 2, ... the n-th allocation of the closing thread fails
+ * (/proc/thread-self/fail-nth, written right before close() of the node's
+ * only fd; the release runs in this task on the way back from close()).
+ * Whichever allocation fails, the buffer exported before is revoked (an
+ * importer's attach is ENODEV), and the device works after a reopen. The
+ * loop ends at the first n that the close never reached (fail-nth reads
+ * back non-zero): every allocation of the path has failed once by then.
+ * GFP_KERNEL allocations are injected too (failslab/ignore-gfp-wait N).
+ */
+TEST_F_TIMEOUT(lastclose, revoke_never_skipped_under_enomem, 300)
+{
+	char nbuf[16], why[64] = "";
+	unsigned int i, n, injected = 0;
+	bool reached;
+	int ret, fresh;
+	ssize_t len;
+	__u32 h;
+
+	if (self->skipped)
+		return;
+	self->nth = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	if (self->nth < 0)
+		SKIP(return, "no /proc/thread-self/fail-nth: %s",
+		     "no CONFIG_FAULT_INJECTION (the rig's debug kernel has it)");
+	ret = fault_set(fault_settings[0][0], self->saved[0],
+			fault_settings[0][1]);
+	if (ret)
+		SKIP(return, "%s/%s: %s (CONFIG_FAILSLAB, %s)", FAULT_DIR,
+		     fault_settings[0][0], strerror(-ret),
+		     "CONFIG_FAULT_INJECTION_DEBUG_FS");
+	for (i = 1; i < ARRAY_SIZE(fault_settings); i++)
+		fault_set(fault_settings[i][0], self->saved[i],
+			  fault_settings[i][1]);
+
+	for (n = 1; n <= FAIL_NTH_MAX; n++) {
+		len = snprintf(nbuf, sizeof(nbuf), "%u", n);
+		ASSERT_EQ(len, pwrite(self->nth, nbuf, len, 0));
+		ret = close(self->e.devfd) ? -errno : 0;
+		self->e.devfd = -1;
+		/*
+		 * Reading back is itself a fault point (a copy to user): if the
+		 * close left exactly one, the read fails with EFAULT. Either
+		 * way the close did not reach its n-th; only "0" says it did.
+		 */
+		len = pread(self->nth, nbuf, sizeof(nbuf) - 1, 0);
+		if (len < 0)
+			ASSERT_EQ(EFAULT, errno);
+		nbuf[len > 0 ? len : 0] = '\0';
+		reached = len > 0 && !atoi(nbuf);
+		/* Off again (an EFAULT here also used the last one up). */
+		pwrite(self->nth, "0", 1, 0);
+		EXPECT_EQ(0, ret) TH_LOG("n=%u: close: %s", n, strerror(-ret));
+
+		/* Whatever failed, the buffer was revoked. */
+		ret = imp_attach(self->e.impfd, self->buf, 0, &h);
+		EXPECT_EQ(-ENODEV, ret)
+			TH_LOG("n=%u (%s): the buffer was not revoked (attach: %s)",
+			       n, reached ? "a fault was injected" :
+					    "nothing failed",
+			       strerror(-ret));
+		if (!ret)
+			imp_detach(self->e.impfd, h);
+
+		/* The device is usable after a reopen. */
+		self->e.devfd = bd_open_dev(self->e.bdf);
+		ASSERT_LE(0, self->e.devfd);
+		fresh = bd_env_export(&self->e, 1, 1);
+		ASSERT_LE(0, fresh) TH_LOG("n=%u: %s", n, self->e.why);
+		h = bd_fixture_attach(_metadata, &self->e, fresh,
+				      BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true);
+		EXPECT_EQ(0, imp_detach(self->e.impfd, h));
+		close(fresh);
+		EXPECT_EQ(0, bd_restore(self->e.devfd, self->buf, 0, NULL));
+
+		if (!reached) {
+			snprintf(why, sizeof(why), "n=%u never reached", n);
+			break;
+		}
+		injected++;
+	}
+	TH_LOG("%u faults injected into the last close; %s", injected,
+	       why[0] ? why : "stopped at the limit");
+	EXPECT_NE(0, why[0]) TH_LOG("more than %d fault points in a close?",
+				    FAIL_NTH_MAX);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
+}
+
+struct reopen_arg {
+	const char *bdf;
+	struct bd_env *e;
+	int devfd;
+	int buf;
+};
+
+/* Open the node again and export a page: the new buffer in @buf. */
+static int reopen_and_export(void *p)
+{
+	struct reopen_arg *r = p;
+	int ret;
+
+	r->devfd = bd_open_dev(r->bdf);
+	if (r->devfd < 0)
+		return r->devfd;
+	ret = bd_export_one(r->devfd, r->e->bar, 2 * BD_PAGE, BD_PAGE,
+			    &r->buf);
+	return ret;
+}
+
+static int close_fd(void *p)
+{
+	return close(*(int *)p) ? -errno : 0;
+}
+
+/*
+ * Issue 9 item 3: the last close revokes the buffers that existed when it
+ * began and nothing exported after. While that close waits for a fence an
+ * importer holds on the old buffer, another thread opens the node and
+ * exports; once the close returned the new buffer is still live (it
+ * attaches and maps) and the old one is revoked.
+ */
+TEST_F_TIMEOUT(lastclose, buffer_exported_during_the_close_stays_live, 120)
+{
+	struct reopen_arg r = { .bdf = self->e.bdf, .e = &self->e,
+				.devfd = -1, .buf = -1 };
+	struct bd_async closing, other;
+	bool during;
+	__u64 job = 0;
+	int status = 0, devfd;
+	char state[1024];
+	__u32 h, h2;
+
+	if (self->skipped)
+		return;
+	h = bd_fixture_attach(_metadata, &self->e, self->buf,
+			      BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true);
+	ASSERT_EQ(0, imp_submit(self->e.impfd, h, BAR_DMABUF_IMP_JOB_HOLD,
+				BAR_DMABUF_IMP_USAGE_WRITE, 0, 64, NULL, 0,
+				&job, NULL));
+	devfd = self->e.devfd;
+	self->e.devfd = -1;
+	ASSERT_EQ(0, bd_async_start(&closing, close_fd, &devfd));
+	ASSERT_EQ(0, imp_wait_event(self->e.impfd, h,
+				    BAR_DMABUF_IMP_EV_INVALIDATE, 1, EVENT_MS,
+				    NULL))
+		TH_LOG("the last close did not revoke");
+	EXPECT_FALSE(bd_async_wait(&closing, BLOCKED_MS))
+		TH_LOG("the last close returned (%d) with a fence held",
+		       closing.ret);
+
+	/* A new user of the device, while the close still waits. */
+	ASSERT_EQ(0, bd_async_start(&other, reopen_and_export, &r));
+	during = bd_async_wait(&other, 5000);
+	TH_LOG("the export %s while the close waited",
+	       during ? "finished" : "did not finish");
+
+	ASSERT_EQ(0, imp_signal(self->e.impfd, job));
+	ASSERT_EQ(0, imp_wait_job(self->e.impfd, job, EVENT_MS, NULL, 0,
+				  &status, NULL));
+	ASSERT_TRUE(bd_async_wait(&closing, RETURN_MS));
+	bd_async_join(&closing);
+	EXPECT_EQ(0, closing.ret);
+	ASSERT_TRUE(bd_async_wait(&other, RETURN_MS));
+	bd_async_join(&other);
+	ASSERT_EQ(0, other.ret) TH_LOG("reopen and export: %s",
+				       strerror(-other.ret));
+	self->e.devfd = r.devfd;
+
+	/* The old buffer is revoked, the new one live. */
+	EXPECT_EQ(-ENODEV, imp_map(self->e.impfd, h, NULL));
+	ASSERT_EQ(0, bd_debugfs_buffer(self->e.bdf, r.buf, state,
+				       sizeof(state)));
+	EXPECT_NE(NULL, strstr(state, " live")) TH_LOG("%s", state);
+	EXPECT_EQ(0, imp_attach(self->e.impfd, r.buf, 0, &h2));
+	EXPECT_EQ(0, imp_map(self->e.impfd, h2, NULL));
+	close(r.buf);
+	EXPECT_EQ(0, bd_restore(self->e.devfd, self->buf, 0, NULL));
 	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 

@@ -129,6 +129,15 @@ FIXTURE_VARIANT_ADD(load, absent) {
 	.msg = "no such PCI device",
 };
 
+/*
+ * Issue 9 item 6: a domain above 0xffff (VMD) is a PCI address; one that
+ * does not exist is "no such PCI device", not a malformed address.
+ */
+FIXTURE_VARIANT_ADD(load, absent_domain_above_ffff) {
+	.kind = BDF_LITERAL, .bdf = "10000:01:00.0", .err = ENODEV,
+	.msg = "10000:01:00.0: no such PCI device",
+};
+
 FIXTURE_VARIANT_ADD(load, no_memory_bar) {
 	.kind = BDF_NO_MEM_BAR, .err = ENODEV, .msg = "has no memory BAR",
 };
