@@ -350,6 +350,69 @@ TEST_F_TIMEOUT(rv, imported_sync_file_blocks_revoke, 120)
 }
 
 /*
+ * Rules 4, 6 and 7: a batched revoke waits for a fence that comes to a
+ * buffer after the wait has passed it. The batch is {A, B}: A (no
+ * attachment) is drained at once, the revoke sleeps on B's held fence;
+ * meanwhile a fence of a buffer C exported after the revoke began (so not
+ * in the batch) is imported into A. B's fence signals: the revoke must
+ * still wait for A's, and return only after it.
+ */
+TEST_F_TIMEOUT(rv, batch_waits_for_a_fence_added_behind_it, 120)
+{
+	struct dma_buf_import_sync_file isf = { .flags = DMA_BUF_SYNC_WRITE };
+	struct bd_async_revoke ar;
+	__u64 job_b = 0, job_c = 0, sig_c = 0;
+	int b, c, sync_fd = -1;
+	__u32 hb, hc;
+
+	if (self->skipped)
+		return;
+	b = bd_env_export(&self->e, BUF_PAGES, BUF_PAGES);
+	ASSERT_LE(0, b);
+	hb = bd_fixture_attach(_metadata, &self->e, b,
+			       BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true);
+	ASSERT_EQ(0, imp_submit(self->e.impfd, hb, BAR_DMABUF_IMP_JOB_HOLD,
+				BAR_DMABUF_IMP_USAGE_WRITE, 0, 64, NULL, 0,
+				&job_b, NULL));
+
+	ASSERT_EQ(0, bd_async_revoke_start(&ar, self->e.devfd, -1,
+					   BAR_DMABUF_ALL_BUFFERS, 60000));
+	ASSERT_EQ(0, imp_wait_event(self->e.impfd, hb,
+				    BAR_DMABUF_IMP_EV_INVALIDATE, 1, EVENT_MS,
+				    NULL));
+
+	c = bd_env_export(&self->e, 2 * BUF_PAGES, BUF_PAGES);
+	ASSERT_LE(0, c) TH_LOG("%s", self->e.why);
+	hc = bd_fixture_attach(_metadata, &self->e, c,
+			       BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true);
+	ASSERT_EQ(0, imp_submit(self->e.impfd, hc,
+				BAR_DMABUF_IMP_JOB_HOLD |
+				BAR_DMABUF_IMP_JOB_SYNC_FILE,
+				BAR_DMABUF_IMP_USAGE_WRITE, 0, 64, NULL, 0,
+				&job_c, &sync_fd));
+	isf.fd = sync_fd;
+	ASSERT_EQ(0, ioctl(self->buf, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &isf))
+		TH_LOG("IMPORT_SYNC_FILE: %s", strerror(errno));
+
+	ASSERT_EQ(0, imp_signal(self->e.impfd, job_b));
+	EXPECT_FALSE(bd_async_wait(&ar.a, BLOCKED_MS))
+		TH_LOG("revoke returned %d with a fence of A unsignalled",
+		       ar.a.ret);
+
+	ASSERT_EQ(0, imp_signal(self->e.impfd, job_c));
+	ASSERT_EQ(0, imp_wait_job(self->e.impfd, job_c, EVENT_MS, NULL, 0,
+				  NULL, &sig_c));
+	ASSERT_TRUE(bd_async_wait(&ar.a, RETURN_MS));
+	bd_async_join(&ar.a);
+	EXPECT_EQ(0, ar.a.ret);
+	EXPECT_LE(sig_c, ar.a.end_ns);
+	close(sync_fd);
+	close(c);
+	close(b);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
+}
+
+/*
  * Test 2, rules 5 and 6: an importer that unmaps D ms after the invalidate
  * (late reads meanwhile) holds the revoke until its unmap; the late reads
  * all see the BAR's data, with no DMA fault, because the exporter kept the

@@ -282,14 +282,17 @@ static pci_ers_result_t bar_dmabuf_pci_mmio_enabled(struct pci_dev *pdev)
 
 /*
  * The link was reset: the function's config space is back to defaults.
- * Recovered only if the function answers as itself.
+ * Recovered only if the function answers as itself (a VF's vendor id
+ * reads 0xffff by spec: pci_device_is_present() asks its PF).
  */
 static pci_ers_result_t bar_dmabuf_pci_slot_reset(struct pci_dev *pdev)
 {
-	u16 vendor = 0;
+	u16 vendor = pdev->vendor;
 
-	if (pci_read_config_word(pdev, PCI_VENDOR_ID, &vendor) ||
-	    vendor != pdev->vendor) {
+	if (!pdev->is_virtfn &&
+	    pci_read_config_word(pdev, PCI_VENDOR_ID, &vendor))
+		vendor = 0xffff;
+	if (!pci_device_is_present(pdev) || vendor != pdev->vendor) {
 		pci_warn(pdev, "does not answer after the reset (vendor id %04x); recovery fails\n",
 			 vendor);
 		return PCI_ERS_RESULT_DISCONNECT;

@@ -313,6 +313,18 @@ static struct bar_dmabuf_buf *bar_dmabuf_batch_after(struct bar_dmabuf_batch *b,
 	return bar_dmabuf_batch_next(b, list_next_entry(buf, node));
 }
 
+/* The first buffer of @b not yet drained, or NULL. Device lock. */
+static struct bar_dmabuf_buf *bar_dmabuf_batch_undrained(struct bar_dmabuf_batch *b)
+{
+	struct bar_dmabuf_buf *buf;
+
+	for (buf = bar_dmabuf_batch_next(b, NULL); buf;
+	     buf = bar_dmabuf_batch_after(b, buf))
+		if (!bar_dmabuf_drained(buf))
+			return buf;
+	return NULL;
+}
+
 /* Rule 8 in the kernel log: what each undrained buffer of @b waits for. */
 static void bar_dmabuf_report_stuck(struct bar_dmabuf_batch *b)
 {
@@ -357,9 +369,20 @@ static int bar_dmabuf_revoke_wait(struct bar_dmabuf_batch *b,
 
 	mutex_lock(&bdev->lock);
 	buf = bar_dmabuf_batch_next(b, NULL);
-	while (buf) {
+	for (;;) {
 		struct dma_fence *fence;
 		long left, woke;
+
+		/*
+		 * Past the end: a fence may have come meanwhile to a buffer
+		 * passed already (an imported sync_file, an importer's job
+		 * queued before the invalidate). Done only when one pass under
+		 * this lock finds the whole batch drained.
+		 */
+		if (!buf)
+			buf = bar_dmabuf_batch_undrained(b);
+		if (!buf)
+			break;
 
 		if (bar_dmabuf_drained(buf)) {
 			trace_bar_dmabuf_fences_drained(buf);
@@ -575,7 +598,7 @@ int bar_dmabuf_restore_all(struct bar_dmabuf_dev *bdev, bool reset_only,
 	int ret = 0;
 
 	mutex_lock(&bdev->lock);
-	if (bdev->gone || (bdev->failed && !reset_only)) {
+	if (bdev->gone || bdev->failed) {
 		ret = -ENODEV;
 		goto out_unlock;
 	}
