@@ -121,7 +121,8 @@ struct bar_dmabuf_dev {
  * @inode: the dma-buf's inode, referenced from export to the release op.
  *	Every user mapping of the buffer hangs off its i_mapping (an mmap of
  *	the fd, or dma_buf_mmap() of an importer, which points the VMA at
- *	the dma-buf's file), so the revoke zaps through it (rule 2).
+ *	the dma-buf's file), so the revoke zaps through it (rule 2);
+ *	debugfs shows its number
  * @bdev: the device; holds a &bar_dmabuf_dev.kref for the life of @kref
  * @id: per-device number, immutable
  * @seq: export order on the device, immutable; a revoke of all buffers
@@ -131,7 +132,6 @@ struct bar_dmabuf_dev {
  * @nr_ranges: entries of @phys, immutable
  * @phys: CPU physical address and length of each range, immutable
  * @exp_name: "bar_dmabuf:<bdf>", dmabuf->exp_name points here
- * @ino: inode number of the dma-buf's file, for debugfs; immutable
  *
  * @node: on &bar_dmabuf_dev.buffers until the release op; device lock
  * @released: our release op has run (device lock to write, READ_ONCE in
@@ -179,7 +179,6 @@ struct bar_dmabuf_buf {
 	u32 nr_ranges;
 	struct bar_dmabuf_phys_vec *phys;
 	char exp_name[BAR_DMABUF_NAME_LEN];
-	u64 ino;
 
 	struct list_head node;
 	bool released;

@@ -28,7 +28,7 @@ static void bar_dmabuf_debugfs_buf(struct seq_file *s,
 
 	seq_printf(s, "buffer %u: bar %u size %zu inode %llu %s%s\n", buf->id,
 		   buf->bar, buf->size,
-		   (unsigned long long)buf->ino,
+		   (unsigned long long)buf->inode->i_ino,
 		   buf->dead ? "dead" : buf->revoked ? "revoked" : "live",
 		   buf->revoked_by_reset ? " (by reset)" : "");
 	for (i = 0; i < buf->nr_ranges; i++)

@@ -508,7 +508,6 @@ struct dma_buf *bar_dmabuf_export(struct bar_dmabuf_dev *bdev,
 	buf->dmabuf = dmabuf;
 	buf->inode = file_inode(dmabuf->file);
 	ihold(buf->inode);
-	buf->ino = buf->inode->i_ino;
 	buf->id = bdev->next_id++;
 	buf->seq = bdev->next_seq++;
 	kref_get(&bdev->kref);
