@@ -102,6 +102,24 @@ bar_dmabuf_compat_attach_revocable(struct dma_buf_attachment *attach)
 #endif
 }
 
+/*
+ * Does the core pin before every map of a dynamic importer? Up to 7.0 it
+ * does when CONFIG_DMABUF_MOVE_NOTIFY is off (Debian's 6.1 and 6.12:
+ * dma_buf_map_attachment() calls ops->pin, dma_buf_unmap_attachment()
+ * unpins). 7.1 dropped the option ("dma-buf: Always build with
+ * DMABUF_MOVE_NOTIFY", the series that added dma_buf_attach_revocable()):
+ * dma_buf_pin_on_map() pins for static importers only, which we refuse,
+ * so there every pin we see is the importer's own dma_buf_pin().
+ */
+static inline bool bar_dmabuf_compat_core_pins_on_map(void)
+{
+#if HAVE_DMA_BUF_ATTACH_REVOCABLE
+	return false;
+#else
+	return !IS_ENABLED(CONFIG_DMABUF_MOVE_NOTIFY);
+#endif
+}
+
 /* Driver and timeline names of a fence, copied, for diagnostics. */
 static inline void bar_dmabuf_compat_fence_names(struct dma_fence *fence,
 						 char *drv, size_t drv_len,

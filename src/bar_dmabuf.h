@@ -227,6 +227,7 @@ struct bar_dmabuf_map {
  * @maps: &struct bar_dmabuf_map of every live mapping (resv lock)
  * @nr_maps: entries of @maps, readable without the lock (for debugfs)
  * @nr_pins: pins of this attachment (changed under the resv lock)
+ * @pin_told: the kernel log was told of an explicit pin (resv lock)
  */
 struct bar_dmabuf_attach {
 	struct list_head node;
@@ -235,6 +236,7 @@ struct bar_dmabuf_attach {
 	struct list_head maps;
 	atomic_t nr_maps;
 	atomic_t nr_pins;
+	bool pin_told;
 };
 
 /* main.c: parameters and the bdf= list */

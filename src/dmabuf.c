@@ -8,9 +8,10 @@
  * attach time and caches the table when exporter and importer differ in
  * dynamism, and a cached table never reaches our map/unmap, so unmaps could
  * not be counted. Static importers are refused in attach, before any
- * caching happens. With CONFIG_DMABUF_MOVE_NOTIFY off (Debian 6.1) the
- * core pins before every map even for dynamic importers, so pin succeeds
- * unless the buffer is revoked.
+ * caching happens. With CONFIG_DMABUF_MOVE_NOTIFY off (Debian's 6.1 and
+ * 6.12) the core pins before every map even for dynamic importers, and
+ * virtio-gpu pins for as long as it scans a buffer out: pin succeeds on
+ * every live buffer.
  *
  * No kernel vmap: dma_buf_vmap() WARNs whenever an exporter's vmap op
  * fails, so an op could never refuse a revoked buffer, and no invalidation
@@ -142,10 +143,46 @@ static void bar_dmabuf_detach(struct dma_buf *dmabuf,
 }
 
 /*
+ * Say once per attachment that its importer pinned explicitly. A pin
+ * delays no revoke, but an importer that pins may keep its mapping past
+ * the invalidate callback (RDMA's pinned path before 7.1 only warns
+ * there), and the revoke then waits for it until its owner unmaps.
+ *
+ * Where the core pins before every map (bar_dmabuf_compat_core_pins_on_map())
+ * its pin and dma_buf_pin() reach our op alike; only a surplus of pins
+ * over mappings tells: @pending is 1 in the pin op there (this pin may be
+ * the core's, for the map that follows), else 0. So an explicit pin shows
+ * at the next pin op (the core's own before a map included) or map of the
+ * attachment, not at its own pin; one never followed by a map holds
+ * nothing a revoke waits for. Elsewhere every pin is explicit and is told
+ * at once.
+ */
+static void bar_dmabuf_pin_check(struct bar_dmabuf_buf *buf,
+				 struct bar_dmabuf_attach *battach,
+				 int pending)
+{
+	int core = 0;
+
+	dma_resv_assert_held(buf->dmabuf->resv);
+
+	if (battach->pin_told)
+		return;
+	if (bar_dmabuf_compat_core_pins_on_map())
+		core = atomic_read(&battach->nr_maps) + pending;
+	if (atomic_read(&battach->nr_pins) <= core)
+		return;
+	battach->pin_told = true;
+	dev_warn(battach->attach->dev,
+		 "%s buffer %u: pinned by its importer (dma_buf_pin): a revoke waits for it until its owner unmaps\n",
+		 buf->bdev->name, buf->id);
+}
+
+/*
  * Called by the core with the resv lock held: by a dynamic importer that
  * pins, and on kernels without CONFIG_DMABUF_MOVE_NOTIFY before every map.
- * Pinning does not stop a revoke: the importer is still told and must
- * still unmap.
+ * Never refused on a live buffer (virtio-gpu pins at import and while it
+ * scans out). Pinning does not stop a revoke: the importer is still told
+ * and must still unmap.
  */
 static int bar_dmabuf_pin(struct dma_buf_attachment *attach)
 {
@@ -156,6 +193,7 @@ static int bar_dmabuf_pin(struct dma_buf_attachment *attach)
 	if (buf->revoked)
 		return -ENODEV;
 	atomic_inc(&battach->nr_pins);
+	bar_dmabuf_pin_check(buf, battach, 1);
 	return 0;
 }
 
@@ -195,6 +233,7 @@ static struct sg_table *bar_dmabuf_map(struct dma_buf_attachment *attach,
 	list_add_tail(&m->node, &battach->maps);
 	atomic_inc(&battach->nr_maps);
 	atomic_inc(&buf->live_maps);
+	bar_dmabuf_pin_check(buf, battach, 0);
 	trace_bar_dmabuf_map(buf, attach->dev, sgt->nents);
 	return sgt;
 }
