@@ -14,6 +14,10 @@
  *   SYNC        unmap inside the callback, the lock already held
  *   ON_REQUEST  late reads, then keep the mapping until UNMAP
  *   NEVER       late reads, then keep the mapping until the file is closed
+ *
+ * A pinned-revocable attachment (RDMA's MRs from 7.1 on) has no mode: it
+ * pins and maps once at ATTACH, and its callback unmaps, unpins and leaves
+ * it dead for good; it never maps again.
  */
 #include <linux/dma-resv.h>
 #include <linux/jiffies.h>
@@ -129,6 +133,31 @@ static void imp_drop_locked(struct imp_attach *ia, struct imp_mapping *m,
 	imp_mapping_put(m);
 }
 
+/* dma_buf_pin() of our own (PIN, PINNED_REVOCABLE), logged. */
+static int imp_pin_locked(struct imp_attach *ia)
+{
+	int ret;
+
+	dma_resv_assert_held(ia->dmabuf->resv);
+
+	ret = dma_buf_pin(ia->attach);
+	if (!ret)
+		ia->pin_held = true;
+	imp_log_event(&ia->log, ia->handle, BAR_DMABUF_IMP_EV_PIN, 0, ret);
+	return ret;
+}
+
+static void imp_unpin_locked(struct imp_attach *ia)
+{
+	dma_resv_assert_held(ia->dmabuf->resv);
+
+	if (!ia->pin_held)
+		return;
+	dma_buf_unpin(ia->attach);
+	ia->pin_held = false;
+	imp_log_event(&ia->log, ia->handle, BAR_DMABUF_IMP_EV_UNPIN, 0, 0);
+}
+
 /* Hand one mapping back to the exporter and drop the list's reference. */
 static void imp_unmap_locked(struct imp_attach *ia, struct imp_mapping *m)
 {
@@ -141,6 +170,22 @@ static void imp_drop_all_locked(struct imp_attach *ia, bool hand_back)
 
 	list_for_each_entry_safe(m, tmp, &ia->maps, node)
 		imp_drop_locked(ia, m, hand_back);
+}
+
+/*
+ * PINNED_REVOCABLE: RDMA's ib_umem_dmabuf_revoke_locked(). Unmap, unpin
+ * and stay dead, so nothing touches the buffer once we return; jobs still
+ * queued on the mapping end with -ENODEV.
+ */
+static void imp_kill_locked(struct imp_attach *ia)
+{
+	dma_resv_assert_held(ia->dmabuf->resv);
+
+	if (ia->dead)
+		return;
+	imp_drop_all_locked(ia, true);
+	imp_unpin_locked(ia);
+	ia->dead = true;
 }
 
 /*
@@ -159,6 +204,11 @@ static void imp_attach_invalidate(struct dma_buf_attachment *attach)
 		      m ? m->length : 0, 0);
 	if (ia->state != IMP_ATTACHED)
 		return;
+
+	if (ia->pinned_revocable) {
+		imp_kill_locked(ia);
+		return;
+	}
 
 	if (!m) {
 		/* Nothing mapped: perhaps a restore. Map again if asked to. */
@@ -362,6 +412,12 @@ struct imp_mapping *imp_attach_get_mapping(struct imp_attach *ia)
 
 	dma_resv_assert_held(ia->dmabuf->resv);
 
+	if (!m && ia->pinned_revocable) {
+		/* mapped once, at ATTACH; RDMA refuses a revoked umem alike */
+		imp_log_event(&ia->log, ia->handle, BAR_DMABUF_IMP_EV_MAP, 0,
+			      -EKEYREVOKED);
+		return ERR_PTR(-EKEYREVOKED);
+	}
 	if (!m) {
 		m = imp_map_locked(ia);
 		if (IS_ERR(m))
@@ -371,18 +427,50 @@ struct imp_mapping *imp_attach_get_mapping(struct imp_attach *ia)
 	return m;
 }
 
+/*
+ * PIN and PINNED_REVOCABLE at ATTACH: pin, and for the latter map once, as
+ * ib_umem_dmabuf_get_pinned_and_lock() does. An invalidate that came since
+ * the attach has already killed a pinned-revocable attachment.
+ */
+static int imp_attach_pin(struct imp_attach *ia)
+{
+	struct imp_mapping *m;
+	int ret;
+
+	dma_resv_lock(ia->dmabuf->resv, NULL);
+	if (ia->dead) {
+		ret = -EKEYREVOKED;
+		goto out_unlock;
+	}
+	ret = imp_pin_locked(ia);
+	if (ret || !ia->pinned_revocable)
+		goto out_unlock;
+	m = imp_map_locked(ia);
+	if (IS_ERR(m)) {
+		ret = PTR_ERR(m);
+		imp_unpin_locked(ia);
+	}
+out_unlock:
+	dma_resv_unlock(ia->dmabuf->resv);
+	return ret;
+}
+
 /**
  * imp_attach_create() - ATTACH: import a dma-buf fd
  * @ifile: the file the attachment belongs to
  * @arg: the command; out_handle is filled in
  *
- * Return: 0; -EINVAL for unknown flags or an fd that is not a dma-buf;
- * -EBADF for a bad fd; the exporter's refusal (-EOPNOTSUPP for a pinned
- * importer, -ENODEV for a revoked buffer, -EINVAL for a device it cannot
- * reach); -ENOMEM.
+ * Return: 0; -EINVAL for unknown flags, PINNED with a pin, or an fd that
+ * is not a dma-buf; -EBADF for a bad fd; the exporter's refusal
+ * (-EOPNOTSUPP for a pinned importer, -ENODEV for a revoked buffer,
+ * -EINVAL for a device it cannot reach) of the attach, the pin or the
+ * map; -EKEYREVOKED for a pinned-revocable one invalidated meanwhile;
+ * -ENOMEM.
  */
 int imp_attach_create(struct imp_file *ifile, struct bar_dmabuf_imp_attach *arg)
 {
+	const u32 pins = BAR_DMABUF_IMP_ATTACH_PIN |
+			 BAR_DMABUF_IMP_ATTACH_PINNED_REVOCABLE;
 	const struct dma_buf_attach_ops *ops;
 	struct dma_buf_attachment *attach;
 	struct imp_attach *ia;
@@ -391,7 +479,10 @@ int imp_attach_create(struct imp_file *ifile, struct bar_dmabuf_imp_attach *arg)
 	int ret;
 
 	if (arg->flags & ~(BAR_DMABUF_IMP_ATTACH_PINNED |
-			   BAR_DMABUF_IMP_ATTACH_NO_P2P))
+			   BAR_DMABUF_IMP_ATTACH_NO_P2P | pins))
+		return -EINVAL;
+	/* dma_buf_pin() is for dynamic importers only */
+	if ((arg->flags & BAR_DMABUF_IMP_ATTACH_PINNED) && (arg->flags & pins))
 		return -EINVAL;
 
 	dmabuf = dma_buf_get(arg->dmabuf_fd);
@@ -409,6 +500,9 @@ int imp_attach_create(struct imp_file *ifile, struct bar_dmabuf_imp_attach *arg)
 	ia->file = ifile;
 	ia->dmabuf = dmabuf;
 	ia->pinned = !!(arg->flags & BAR_DMABUF_IMP_ATTACH_PINNED);
+	ia->pin = !!(arg->flags & pins);
+	ia->pinned_revocable =
+		!!(arg->flags & BAR_DMABUF_IMP_ATTACH_PINNED_REVOCABLE);
 	mutex_init(&ia->ctl_lock);
 	spin_lock_init(&ia->lock);
 	INIT_LIST_HEAD(&ia->maps);
@@ -444,9 +538,14 @@ int imp_attach_create(struct imp_file *ifile, struct bar_dmabuf_imp_attach *arg)
 	}
 	ia->attach = attach;
 	ia->state = IMP_ATTACHED;
-	atomic_inc(&imp_counters.attachments);
 	imp_log_event(&ia->log, ia->handle, BAR_DMABUF_IMP_EV_ATTACH,
 		      dmabuf->size, 0);
+	if (ia->pin) {
+		ret = imp_attach_pin(ia);
+		if (ret)
+			goto err_detach;
+	}
+	atomic_inc(&imp_counters.attachments);
 
 	/* Publish: from here the file's release frees ia. */
 	mutex_lock(&ifile->lock);
@@ -455,6 +554,12 @@ int imp_attach_create(struct imp_file *ifile, struct bar_dmabuf_imp_attach *arg)
 	arg->out_handle = handle;
 	return 0;
 
+err_detach:
+	/* no mapping and no pin left; a late invalidate finds nothing */
+	dma_resv_lock(dmabuf->resv, NULL);
+	ia->state = IMP_DETACHED;
+	dma_resv_unlock(dmabuf->resv);
+	dma_buf_detach(dmabuf, attach);
 err_handle:
 	mutex_lock(&ifile->lock);
 	xa_erase(&ifile->attachments, handle);
@@ -505,8 +610,12 @@ int imp_attach_detach(struct imp_attach *ia, bool force)
 			goto out_unlock;
 	}
 	ia->state = IMP_DETACHED;
-	imp_drop_all_locked(ia, !(ia->bflags &
-				  BAR_DMABUF_IMP_DETACH_WITHOUT_UNMAP));
+	if (ia->pinned_revocable)
+		imp_kill_locked(ia);
+	else
+		imp_drop_all_locked(ia, !(ia->bflags &
+					  BAR_DMABUF_IMP_DETACH_WITHOUT_UNMAP));
+	imp_unpin_locked(ia);
 	dma_resv_unlock(ia->dmabuf->resv);
 
 	/* The worker sees IMP_DETACHED and stops; wait for it. */
@@ -591,6 +700,7 @@ out_unlock:
  *
  * Jobs still queued on an unmapped mapping finish with -ENODEV without
  * touching the buffer, as on hardware whose translation was torn down.
+ * A pinned-revocable attachment also unpins and is dead from then on.
  *
  * Return: 0, -ENOENT if detached or nothing is mapped, -EINTR.
  */
@@ -608,6 +718,8 @@ int imp_attach_unmap_ioctl(struct imp_attach *ia)
 		goto out_unlock;
 	if (list_empty(&ia->maps))
 		ret = -ENOENT;
+	else if (ia->pinned_revocable)
+		imp_kill_locked(ia);
 	else
 		imp_drop_all_locked(ia, true);
 	dma_resv_unlock(ia->dmabuf->resv);

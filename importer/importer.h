@@ -56,6 +56,8 @@ struct imp_file;
 #define IMP_MAX_DELAY_MS	60000
 #define IMP_MAX_WINDOW_MS	60000
 #define IMP_MAX_INTERVAL_MS	10000
+/* The last &enum bar_dmabuf_imp_event_type. */
+#define IMP_EV_LAST		BAR_DMABUF_IMP_EV_UNPIN
 
 /* ---- main.c: the device we are, module parameters, counters ---- */
 
@@ -112,7 +114,7 @@ struct imp_log {
 	u32 nr;
 	u32 cap;
 	u32 lost;
-	u32 type_count[BAR_DMABUF_IMP_EV_DMA_FAULT + 1];
+	u32 type_count[IMP_EV_LAST + 1];
 	struct bar_dmabuf_imp_event *ev;
 	wait_queue_head_t wq;
 };
@@ -183,6 +185,11 @@ enum imp_attach_state {
  * @file: the owning file (no reference: the file outlives us)
  * @handle: the name userspace uses (immutable)
  * @pinned: attached with no invalidate callback (immutable)
+ * @pin: BAR_DMABUF_IMP_ATTACH_PIN: pin at ATTACH (immutable)
+ * @pinned_revocable: BAR_DMABUF_IMP_ATTACH_PINNED_REVOCABLE (immutable)
+ * @pin_held: holds a dma_buf_pin() of its own (dma_resv lock)
+ * @dead: pinned-revocable and its mapping was taken away: never maps
+ *	again (dma_resv lock)
  * @dmabuf: our own reference, taken at ATTACH and dropped at detach, so the
  *	test may close its dma-buf fd with jobs in flight (ctl_lock)
  * @attach: the dma-buf attachment; NULL once detached (ctl_lock)
@@ -230,6 +237,10 @@ struct imp_attach {
 	struct imp_file *file;
 	u32 handle;
 	bool pinned;
+	bool pin;
+	bool pinned_revocable;
+	bool pin_held;
+	bool dead;
 	struct dma_buf *dmabuf;
 	struct dma_buf_attachment *attach;
 	enum imp_attach_state state;

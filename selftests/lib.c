@@ -449,6 +449,18 @@ int imp_attach(int impfd, int dmabuf_fd, __u32 flags, __u32 *out_handle)
 	return ret;
 }
 
+int imp_attach_pinned_revocable(int impfd, int dmabuf_fd, __u32 *out_handle)
+{
+	return imp_attach(impfd, dmabuf_fd,
+			  BAR_DMABUF_IMP_ATTACH_PINNED_REVOCABLE, out_handle);
+}
+
+int imp_attach_pin(int impfd, int dmabuf_fd, __u32 *out_handle)
+{
+	return imp_attach(impfd, dmabuf_fd, BAR_DMABUF_IMP_ATTACH_PIN,
+			  out_handle);
+}
+
 static int imp_handle_cmd(int impfd, unsigned long cmd, __u32 handle,
 			  __u64 *out_length)
 {
@@ -657,6 +669,8 @@ static const char *const imp_ev_names[] = {
 	[BAR_DMABUF_IMP_EV_VIOLATION] = "violation",
 	[BAR_DMABUF_IMP_EV_WATCHDOG] = "watchdog",
 	[BAR_DMABUF_IMP_EV_DMA_FAULT] = "dma-fault",
+	[BAR_DMABUF_IMP_EV_PIN] = "pin",
+	[BAR_DMABUF_IMP_EV_UNPIN] = "unpin",
 };
 
 void imp_log_dump(const struct imp_log *log)

@@ -185,6 +185,20 @@ int bd_poll_in(int fd, int timeout_ms);
 int imp_open(void);
 
 int imp_attach(int impfd, int dmabuf_fd, __u32 flags, __u32 *out_handle);
+
+/*
+ * Attach as RDMA's pinned-revocable importer of 7.1+
+ * (BAR_DMABUF_IMP_ATTACH_PINNED_REVOCABLE): pinned and mapped here, before
+ * it returns; its first invalidate unmaps, unpins and kills it for good
+ * (MAP and SUBMIT then -EKEYREVOKED, also after a restore).
+ */
+int imp_attach_pinned_revocable(int impfd, int dmabuf_fd, __u32 *out_handle);
+
+/*
+ * Attach and pin explicitly with dma_buf_pin() (BAR_DMABUF_IMP_ATTACH_PIN),
+ * as a scanout does; the pin is held until DETACH, nothing is mapped yet.
+ */
+int imp_attach_pin(int impfd, int dmabuf_fd, __u32 *out_handle);
 int imp_detach(int impfd, __u32 handle);
 int imp_map(int impfd, __u32 handle, __u64 *out_length);
 int imp_unmap(int impfd, __u32 handle);

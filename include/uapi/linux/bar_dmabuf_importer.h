@@ -60,10 +60,28 @@ enum {
  * @BAR_DMABUF_IMP_ATTACH_PINNED: attach as a pinned (static) importer with no
  *	invalidate callback; a revocable exporter refuses this
  * @BAR_DMABUF_IMP_ATTACH_NO_P2P: do not set allow_peer2peer
+ * @BAR_DMABUF_IMP_ATTACH_PIN: right after attaching, pin explicitly with
+ *	dma_buf_pin() (as a scanout does, or RDMA's pinned MRs before 7.1);
+ *	the pin is held until DETACH. The invalidate callback still follows
+ *	the unmap mode. A failed pin fails ATTACH with the exporter's error
+ * @BAR_DMABUF_IMP_ATTACH_PINNED_REVOCABLE: behave as RDMA's
+ *	pinned-revocable importer of 7.1+
+ *	(ib_umem_dmabuf_get_pinned_revocable_and_lock()): pin and map once, at
+ *	ATTACH (which fails if either does). Its invalidate callback unmaps,
+ *	unpins and marks the attachment dead for good, and so does UNMAP
+ *	(RDMA's ib_umem_dmabuf_revoke()); the unmap mode, late reads and
+ *	behaviour flags do not apply to it. A dead attachment never maps
+ *	again: MAP and SUBMIT fail with -EKEYREVOKED, logged as an
+ *	%BAR_DMABUF_IMP_EV_MAP with that result (RDMA refuses with -EINVAL)
+ *
+ * PINNED excludes PIN and PINNED_REVOCABLE (-EINVAL): dma_buf_pin() is for
+ * dynamic importers only.
  */
 enum bar_dmabuf_imp_attach_flags {
 	BAR_DMABUF_IMP_ATTACH_PINNED = 1 << 0,
 	BAR_DMABUF_IMP_ATTACH_NO_P2P = 1 << 1,
+	BAR_DMABUF_IMP_ATTACH_PIN = 1 << 2,
+	BAR_DMABUF_IMP_ATTACH_PINNED_REVOCABLE = 1 << 3,
 };
 
 /**
@@ -307,6 +325,8 @@ struct bar_dmabuf_imp_wait_job {
  * @BAR_DMABUF_IMP_EV_WATCHDOG: a held fence of job @arg expired
  * @BAR_DMABUF_IMP_EV_DMA_FAULT: an access at DMA address @arg failed to
  *	translate
+ * @BAR_DMABUF_IMP_EV_PIN: dma_buf_pin() (@result: 0 or its error)
+ * @BAR_DMABUF_IMP_EV_UNPIN: dma_buf_unpin()
  */
 enum bar_dmabuf_imp_event_type {
 	BAR_DMABUF_IMP_EV_ATTACH = 1,
@@ -322,6 +342,8 @@ enum bar_dmabuf_imp_event_type {
 	BAR_DMABUF_IMP_EV_VIOLATION = 11,
 	BAR_DMABUF_IMP_EV_WATCHDOG = 12,
 	BAR_DMABUF_IMP_EV_DMA_FAULT = 13,
+	BAR_DMABUF_IMP_EV_PIN = 14,
+	BAR_DMABUF_IMP_EV_UNPIN = 15,
 };
 
 /**
