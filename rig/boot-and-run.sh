@@ -8,8 +8,11 @@
 # write RUNDIR/console.log and RUNDIR/result. Hard timeout: RIG_TIMEOUT
 # seconds (default 900).
 #
-# Topology (q35 + intel-iommu, every device on its own PCIe root port, so
-# the BDFs below are fixed; rig/guest/init checks them at boot):
+# Topology (q35 + intel-iommu, the BDFs below are fixed; rig/guest/init
+# checks them at boot). The first four devices sit on root ports of their
+# own; the last two share a PCIe switch below rp5 (TI X3130: upstream port
+# 05:00.0, downstream ports 06:00.0 and 06:01.0), the layout of switch-local
+# P2P and of an error recovery that takes exporter and importer together:
 #   0000:01:00.0  ivshmem0  ivshmem-plain, BAR2 = RUNDIR/ivshmem0.bar (share=on,
 #                           RIG_BAR0_SIZE, default 16M); hot-pluggable
 #   0000:02:00.0  ivshmem1  ivshmem-plain, BAR2 = RUNDIR/ivshmem1.bar (RIG_BAR1_SIZE,
@@ -19,14 +22,18 @@
 #                           take host memory or disk)
 #   0000:03:00.0  edu       QEMU's edu device (the importer's PCI function)
 #   0000:04:00.0  testdev   pci-testdev (has an I/O BAR: bad input)
+#   0000:07:00.0  ivshmem2  ivshmem-plain, BAR2 = RUNDIR/ivshmem2.bar (4M),
+#                           below the switch's first downstream port
+#   0000:08:00.0  edu1      a second edu, below its second downstream port
 #
 # Guest requests, as console lines:
 #   @@HOTPLUG del|add N@@    device_del / device_add ivshmem0 through the
 #                            QEMU monitor (RUNDIR/monitor.log has its answers)
 #   @@AER PORT ERROR N@@     pcie_aer_inject_error PORT ERROR through the
-#                            monitor (rig/guest/aer: SDN at rp1, ivshmem0's
-#                            root port; the kernel's AER recovery resets
-#                            the link below it)
+#                            monitor (rig/guest/aer: SDN or POISON_TLP at
+#                            rp1, ivshmem0's root port, or rp5, the
+#                            switch's; the kernel's AER recovery resets
+#                            the link below it when asked to)
 #   @@HOSTFILE OFF HEX@@     compare HEX with ivshmem0.bar at byte OFF now
 #                            (one test each in the result)
 #   @@RIG-CHECK [not ]ok WHAT@@  a check of the guest's own (kmemleak and
@@ -66,9 +73,10 @@ rm -f "$run"/console.log "$run"/result "$run"/mon.in "$run"/mon.out
 : >"$run/result"
 mkfifo "$run/mon.in" "$run/mon.out"
 # The BAR backing files start as zeroes on every boot.
-rm -f "$run/ivshmem0.bar" "$run/ivshmem1.bar"
+rm -f "$run/ivshmem0.bar" "$run/ivshmem1.bar" "$run/ivshmem2.bar"
 truncate -s "$bar0" "$run/ivshmem0.bar"
 truncate -s "$bar1" "$run/ivshmem1.bar"
+truncate -s 4M "$run/ivshmem2.bar"
 
 cmdline="console=ttyS0,115200 rdinit=/init panic=-1 loglevel=7 mitigations=off"
 cmdline="$cmdline intel_iommu=on iommu.passthrough=0 iommu.strict=1"
@@ -99,6 +107,13 @@ qemu=(qemu-system-x86_64
 	-device ivshmem-plain,id=ivshmem1,memdev=bar1,bus=rp2,addr=0
 	-device edu,id=edu0,bus=rp3,addr=0
 	-device pci-testdev,id=testdev0,bus=rp4,addr=0
+	-device pcie-root-port,id=rp5,bus=pcie.0,chassis=5,slot=5,addr=0x14
+	-device x3130-upstream,id=sw0,bus=rp5,addr=0
+	-device xio3130-downstream,id=sw0p0,bus=sw0,chassis=6,slot=0,addr=0
+	-device xio3130-downstream,id=sw0p1,bus=sw0,chassis=6,slot=1,addr=1
+	-object "memory-backend-file,id=bar2,size=4M,mem-path=$run/ivshmem2.bar,share=on"
+	-device ivshmem-plain,id=ivshmem2,memdev=bar2,bus=sw0p0,addr=0
+	-device edu,id=edu1,bus=sw0p1,addr=0
 )
 
 # monitor CMD: one HMP command; QEMU holds both fifos open read-write, so

@@ -11,11 +11,14 @@
 #   BAR_DMABUF_BDF2          ivshmem1, a second one            (0000:02:00.0)
 #   BAR_DMABUF_IMPORTER_BDF  QEMU's edu device                 (0000:03:00.0)
 #   BAR_DMABUF_IOBAR_BDF     pci-testdev, has an I/O BAR       (0000:04:00.0)
+#   BAR_DMABUF_SW_BDF        ivshmem2, below a PCIe switch       (0000:07:00.0)
+#   BAR_DMABUF_SW_IMPORTER_BDF  a second edu, below the same switch (0000:08:00.0)
 #   BAR_DMABUF_HOTPLUG       /rig/hotplug: `$BAR_DMABUF_HOTPLUG del|add`
 #                            unplugs/replugs ivshmem0 and waits for sysfs
-#   BAR_DMABUF_AER           /rig/aer: `$BAR_DMABUF_AER` injects a fatal
-#                            AER error at ivshmem0's root port and waits
-#                            for the kernel's recovery (link reset)
+#   BAR_DMABUF_AER           /rig/aer: `$BAR_DMABUF_AER [fatal|nonfatal] [BDF]`
+#                            injects an AER error at the root port above
+#                            ivshmem0 (or the switch) and waits for the
+#                            kernel's recovery
 #   BAR_DMABUF_HOSTFILE_CHECK, BAR_DMABUF_HOSTFILE
 #                            /rig/hostfile-check: `... OFFSET HEXBYTES` has
 #                            the host compare ivshmem0's BAR2 backing file

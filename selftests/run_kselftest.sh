@@ -7,7 +7,9 @@
 # exits non-zero if anything failed. POSIX sh: the test VM has busybox only.
 #
 # Environment (see README): BAR_DMABUF_BDF, BAR_DMABUF_BDF2,
-# BAR_DMABUF_IOBAR_BDF, BAR_DMABUF_IMPORTER_BDF, BAR_DMABUF_HOTPLUG, and
+# BAR_DMABUF_IOBAR_BDF, BAR_DMABUF_IMPORTER_BDF, BAR_DMABUF_HOTPLUG,
+# BAR_DMABUF_SW_BDF and BAR_DMABUF_SW_IMPORTER_BDF (a device to export and
+# an unbound function for the importer, below one PCIe switch), and
 #   BAR_DMABUF_P2PDMA  y|n: this kernel proves the P2P path from the
 #       exported BARs to BAR_DMABUF_IMPORTER_BDF (the test VM sets it from
 #       the kernel's CONFIG_PCI_P2PDMA; its CPU model makes the host bridge
@@ -63,7 +65,8 @@ msg() {
 # The exporter's bdf= list: every device the tests were given.
 exporter_bdfs() {
 	list=""
-	for b in "$BAR_DMABUF_BDF" "$BAR_DMABUF_BDF2" "$BAR_DMABUF_IOBAR_BDF"; do
+	for b in "$BAR_DMABUF_BDF" "$BAR_DMABUF_BDF2" "$BAR_DMABUF_IOBAR_BDF" \
+		"$BAR_DMABUF_SW_BDF"; do
 		[ -n "$b" ] || continue
 		case ",$list," in *",$b,"*) continue ;; esac
 		list=${list:+$list,}$b
