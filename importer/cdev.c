@@ -153,6 +153,8 @@ static int imp_ioctl_read_log(struct imp_file *ifile, union imp_ioctl_buf *b)
 
 	if (b->read_log.flags)
 		return -EINVAL;
+	if (!b->read_log.handle)
+		return imp_log_read(&imp_dev_log, &b->read_log);
 	ia = imp_file_attach(ifile, b->read_log.handle);
 	return ia ? imp_log_read(&ia->log, &b->read_log) : -ENOENT;
 }
@@ -163,6 +165,8 @@ static int imp_ioctl_wait_event(struct imp_file *ifile, union imp_ioctl_buf *b)
 
 	if (b->wait_event.flags)
 		return -EINVAL;
+	if (!b->wait_event.handle)
+		return imp_log_wait(&imp_dev_log, &b->wait_event);
 	ia = imp_file_attach(ifile, b->wait_event.handle);
 	return ia ? imp_log_wait(&ia->log, &b->wait_event) : -ENOENT;
 }

@@ -31,6 +31,15 @@
 #include "compat.h"
 #include "importer.h"
 
+/*
+ * Jobs that complete when our PCI function's error recovery resumes, each
+ * holding a reference of the list. imp_resume_lock nests outside
+ * imp_attach.lock; job->ia is alive while the job is on the list, since a
+ * closing file takes its jobs off it before its attachments go.
+ */
+static LIST_HEAD(imp_resume_jobs);
+static DEFINE_SPINLOCK(imp_resume_lock);
+
 static const char *imp_fence_get_driver_name(struct dma_fence *fence)
 {
 	return IMP_NAME;
@@ -268,7 +277,8 @@ static enum dma_resv_usage imp_engine_usage(u32 usage)
 static int imp_engine_check(struct bar_dmabuf_imp_submit *arg)
 {
 	if (arg->flags & ~(BAR_DMABUF_IMP_JOB_WRITE | BAR_DMABUF_IMP_JOB_HOLD |
-			   BAR_DMABUF_IMP_JOB_SYNC_FILE))
+			   BAR_DMABUF_IMP_JOB_SYNC_FILE |
+			   BAR_DMABUF_IMP_JOB_UNTIL_RESUME))
 		return -EINVAL;
 	if (arg->usage > BAR_DMABUF_IMP_USAGE_BOOKKEEP || arg->reserved)
 		return -EINVAL;
@@ -294,8 +304,10 @@ static struct imp_job *imp_job_alloc(struct imp_attach *ia,
 	kref_init(&job->ref);	/* the file's job table */
 	job->ia = ia;
 	INIT_LIST_HEAD(&job->node);
+	INIT_LIST_HEAD(&job->resume_node);
 	job->write = !!(arg->flags & BAR_DMABUF_IMP_JOB_WRITE);
-	job->hold = !!(arg->flags & BAR_DMABUF_IMP_JOB_HOLD);
+	job->hold = !!(arg->flags & (BAR_DMABUF_IMP_JOB_HOLD |
+				     BAR_DMABUF_IMP_JOB_UNTIL_RESUME));
 	job->offset = arg->offset;
 	job->length = arg->length;
 	job->delay_ms = arg->delay_ms;
@@ -427,6 +439,12 @@ int imp_engine_submit(struct imp_attach *ia, struct bar_dmabuf_imp_submit *arg,
 	mutex_lock(&ifile->lock);
 	xa_store(&ifile->jobs, id, job, GFP_KERNEL);
 	mutex_unlock(&ifile->lock);
+	if (arg->flags & BAR_DMABUF_IMP_JOB_UNTIL_RESUME) {
+		kref_get(&job->ref);
+		spin_lock(&imp_resume_lock);
+		list_add_tail(&job->resume_node, &imp_resume_jobs);
+		spin_unlock(&imp_resume_lock);
+	}
 	imp_job_kick(job, 0);
 
 	if (sync)
@@ -592,9 +610,20 @@ out_put:
  */
 void imp_engine_cancel_file(struct imp_file *ifile)
 {
+	struct imp_job *job, *next;
 	struct imp_attach *ia;
-	struct imp_job *job;
 	unsigned long idx;
+	LIST_HEAD(gone);
+
+	spin_lock(&imp_resume_lock);
+	list_for_each_entry_safe(job, next, &imp_resume_jobs, resume_node)
+		if (job->ia->file == ifile)
+			list_move_tail(&job->resume_node, &gone);
+	spin_unlock(&imp_resume_lock);
+	list_for_each_entry_safe(job, next, &gone, resume_node) {
+		list_del_init(&job->resume_node);
+		imp_job_put(job);
+	}
 
 	xa_for_each(&ifile->jobs, idx, job) {
 		ia = job->ia;
@@ -611,4 +640,46 @@ void imp_engine_cancel_file(struct imp_file *ifile)
 		queue_work(imp_wq, &ia->retire_work);
 		flush_work(&ia->retire_work);
 	}
+}
+
+/**
+ * imp_engine_resume() - our PCI function resumed from an error recovery
+ *
+ * Every BAR_DMABUF_IMP_JOB_UNTIL_RESUME job not finished yet completes as
+ * if signalled; all leave the resume list.
+ *
+ * Return: the number of jobs let go.
+ */
+u32 imp_engine_resume(void)
+{
+	struct imp_job *job, *next;
+	LIST_HEAD(done);
+	u32 n = 0;
+
+	spin_lock(&imp_resume_lock);
+	list_for_each_entry_safe(job, next, &imp_resume_jobs, resume_node) {
+		struct imp_attach *ia = job->ia;
+		bool go = false;
+
+		spin_lock(&ia->lock);
+		if (job->phase != IMP_JOB_READY && job->phase != IMP_JOB_DONE &&
+		    !job->signal_requested && !job->status) {
+			job->signal_requested = true;
+			go = true;
+		}
+		spin_unlock(&ia->lock);
+		/* the list's reference keeps the kick's put from being last */
+		if (go) {
+			imp_job_kick(job, 0);
+			n++;
+		}
+		list_move_tail(&job->resume_node, &done);
+	}
+	spin_unlock(&imp_resume_lock);
+
+	list_for_each_entry_safe(job, next, &done, resume_node) {
+		list_del_init(&job->resume_node);
+		imp_job_put(job);
+	}
+	return n;
 }

@@ -57,7 +57,7 @@ struct imp_file;
 #define IMP_MAX_WINDOW_MS	60000
 #define IMP_MAX_INTERVAL_MS	10000
 /* The last &enum bar_dmabuf_imp_event_type. */
-#define IMP_EV_LAST		BAR_DMABUF_IMP_EV_UNPIN
+#define IMP_EV_LAST		BAR_DMABUF_IMP_EV_PCI_RESUME
 
 /* ---- main.c: the device we are, module parameters, counters ---- */
 
@@ -89,6 +89,7 @@ struct imp_counters {
 extern struct imp_counters imp_counters;
 extern unsigned int imp_fence_watchdog_ms;
 extern struct workqueue_struct *imp_wq;
+extern struct imp_log imp_dev_log;
 
 struct device *imp_dma_device(void);
 int imp_device_init(void);
@@ -311,7 +312,8 @@ struct imp_fence {
 /**
  * struct imp_job - one job on the simulated engine
  * @ref: references: the file's job table until WAIT_JOB retires it or the
- *	file closes; the engine from submit until the fence signalled
+ *	file closes; the engine from submit until the fence signalled; the
+ *	resume list while the job is on it
  * @id: the name userspace uses (immutable)
  * @ia: the attachment (no reference, see struct imp_attach)
  * @map: the mapping the job runs on (a reference, dropped at completion)
@@ -319,6 +321,9 @@ struct imp_fence {
  * @node: on imp_attach.ring (imp_attach.lock)
  * @write: the job writes @data to the buffer (immutable)
  * @hold: the job waits for SIGNAL (immutable)
+ * @resume_node: on the engine's resume list (BAR_DMABUF_IMP_JOB_UNTIL_RESUME)
+ *	until our PCI function resumes or the file closes (imp_resume_lock,
+ *	engine.c)
  * @offset: byte offset in the buffer (immutable)
  * @length: bytes (immutable)
  * @delay_ms: time from start to completion (immutable)
@@ -342,6 +347,7 @@ struct imp_job {
 	struct list_head node;
 	bool write;
 	bool hold;
+	struct list_head resume_node;
 	u64 offset;
 	u64 length;
 	u32 delay_ms;
@@ -361,6 +367,7 @@ int imp_engine_signal(struct imp_file *ifile, struct bar_dmabuf_imp_signal *arg)
 int imp_engine_wait(struct imp_file *ifile, struct bar_dmabuf_imp_wait_job *arg);
 void imp_engine_retire_work(struct work_struct *work);
 void imp_engine_cancel_file(struct imp_file *ifile);
+u32 imp_engine_resume(void);
 void imp_job_put(struct imp_job *job);
 
 /* ---- dma.c: accesses as the device makes them ---- */

@@ -22,8 +22,15 @@ module_param_named(fence_watchdog_ms, imp_fence_watchdog_ms, uint, 0644);
 MODULE_PARM_DESC(fence_watchdog_ms,
 		 "A held job's fence signals with -ETIME after this many ms, logged as a test failure (default 20000, at least 1)");
 
+static bool imp_error_need_reset;
+module_param_named(error_need_reset, imp_error_need_reset, bool, 0644);
+MODULE_PARM_DESC(error_need_reset,
+		 "In PCI error recovery, vote NEED_RESET even for a non-fatal error, as many NIC drivers do: the kernel then resets the whole bus below the port, every function on it included (default N)");
+
 struct imp_counters imp_counters;
 struct workqueue_struct *imp_wq;
+/* PCI error recovery callbacks of our function (READ_LOG handle 0) */
+struct imp_log imp_dev_log;
 
 /* The device attachments are made for; set once at init. */
 static struct device *imp_dev;
@@ -57,6 +64,7 @@ static int imp_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		goto err_disable;
 	pci_set_master(pdev);
+	pci_save_state(pdev);	/* what slot_reset puts back */
 	imp_pdev = pdev;
 	return 0;
 
@@ -72,10 +80,61 @@ static void imp_pci_remove(struct pci_dev *pdev)
 	imp_pdev = NULL;
 }
 
+/*
+ * PCI error recovery: log each callback in the device log. The vote is
+ * that of a driver that can recover without a reset unless told
+ * (error_need_reset); jobs submitted with UNTIL_RESUME finish in resume,
+ * as on hardware that completes its work only once its link is back.
+ */
+static pci_ers_result_t imp_pci_error_detected(struct pci_dev *pdev,
+					       pci_channel_state_t state)
+{
+	pci_ers_result_t vote = PCI_ERS_RESULT_CAN_RECOVER;
+
+	if (state == pci_channel_io_perm_failure)
+		vote = PCI_ERS_RESULT_DISCONNECT;
+	else if (state == pci_channel_io_frozen ||
+		 READ_ONCE(imp_error_need_reset))
+		vote = PCI_ERS_RESULT_NEED_RESET;
+	imp_log_event(&imp_dev_log, 0, BAR_DMABUF_IMP_EV_PCI_ERROR,
+		      (__force u32)state, (__force s32)vote);
+	return vote;
+}
+
+static pci_ers_result_t imp_pci_mmio_enabled(struct pci_dev *pdev)
+{
+	imp_log_event(&imp_dev_log, 0, BAR_DMABUF_IMP_EV_PCI_MMIO_ENABLED, 0,
+		      0);
+	return PCI_ERS_RESULT_RECOVERED;
+}
+
+static pci_ers_result_t imp_pci_slot_reset(struct pci_dev *pdev)
+{
+	pci_restore_state(pdev);
+	pci_save_state(pdev);
+	imp_log_event(&imp_dev_log, 0, BAR_DMABUF_IMP_EV_PCI_SLOT_RESET, 0, 0);
+	return PCI_ERS_RESULT_RECOVERED;
+}
+
+static void imp_pci_resume(struct pci_dev *pdev)
+{
+	u32 n = imp_engine_resume();
+
+	imp_log_event(&imp_dev_log, 0, BAR_DMABUF_IMP_EV_PCI_RESUME, n, 0);
+}
+
+static const struct pci_error_handlers imp_pci_err_handler = {
+	.error_detected = imp_pci_error_detected,
+	.mmio_enabled = imp_pci_mmio_enabled,
+	.slot_reset = imp_pci_slot_reset,
+	.resume = imp_pci_resume,
+};
+
 static struct pci_driver imp_pci_driver = {
 	.name = IMP_NAME,
 	.probe = imp_pci_probe,
 	.remove = imp_pci_remove,
+	.err_handler = &imp_pci_err_handler,
 	/* Attachments use the device: no unbind behind our back. */
 	.driver.suppress_bind_attrs = true,
 };
@@ -182,9 +241,14 @@ static int __init imp_init(void)
 		pr_err(IMP_NAME ": fence_watchdog_ms must be at least 1\n");
 		return -EINVAL;
 	}
+	ret = imp_log_init(&imp_dev_log);
+	if (ret)
+		return ret;
 	imp_wq = alloc_workqueue("bar_dmabuf_imp", WQ_UNBOUND, 0);
-	if (!imp_wq)
-		return -ENOMEM;
+	if (!imp_wq) {
+		ret = -ENOMEM;
+		goto err_log;
+	}
 	ret = imp_device_init();
 	if (ret)
 		goto err_wq;
@@ -197,6 +261,8 @@ err_device:
 	imp_device_exit();
 err_wq:
 	destroy_workqueue(imp_wq);
+err_log:
+	imp_log_fini(&imp_dev_log);
 	return ret;
 }
 
@@ -206,6 +272,7 @@ static void __exit imp_exit(void)
 	imp_cdev_exit();
 	imp_device_exit();
 	destroy_workqueue(imp_wq);
+	imp_log_fini(&imp_dev_log);
 }
 
 module_init(imp_init);

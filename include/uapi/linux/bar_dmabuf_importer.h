@@ -216,11 +216,16 @@ enum bar_dmabuf_imp_usage {
  * @BAR_DMABUF_IMP_JOB_HOLD: do not complete until BAR_DMABUF_IMP_IOCTL_SIGNAL
  *	(or the fence watchdog, which counts as a failure)
  * @BAR_DMABUF_IMP_JOB_SYNC_FILE: return the job's fence as a sync_file fd
+ * @BAR_DMABUF_IMP_JOB_UNTIL_RESUME: like %BAR_DMABUF_IMP_JOB_HOLD, and the
+ *	job also completes when our PCI function's error recovery resumes (its
+ *	resume callback): hardware that finishes its work only after the
+ *	recovery of its own link
  */
 enum bar_dmabuf_imp_job_flags {
 	BAR_DMABUF_IMP_JOB_WRITE = 1 << 0,
 	BAR_DMABUF_IMP_JOB_HOLD = 1 << 1,
 	BAR_DMABUF_IMP_JOB_SYNC_FILE = 1 << 2,
+	BAR_DMABUF_IMP_JOB_UNTIL_RESUME = 1 << 3,
 };
 
 /* Largest length of one job. */
@@ -327,6 +332,14 @@ struct bar_dmabuf_imp_wait_job {
  *	translate
  * @BAR_DMABUF_IMP_EV_PIN: dma_buf_pin() (@result: 0 or its error)
  * @BAR_DMABUF_IMP_EV_UNPIN: dma_buf_unpin()
+ * @BAR_DMABUF_IMP_EV_PCI_ERROR: (device log) our PCI function's
+ *	error_detected: @arg the pci_channel_state_t (1 normal, 2 frozen,
+ *	3 permanent failure), @result the vote (a pci_ers_result_t)
+ * @BAR_DMABUF_IMP_EV_PCI_MMIO_ENABLED: (device log) mmio_enabled
+ * @BAR_DMABUF_IMP_EV_PCI_SLOT_RESET: (device log) slot_reset: the link
+ *	below the port was reset
+ * @BAR_DMABUF_IMP_EV_PCI_RESUME: (device log) resume; @arg the number of
+ *	%BAR_DMABUF_IMP_JOB_UNTIL_RESUME jobs it let complete
  */
 enum bar_dmabuf_imp_event_type {
 	BAR_DMABUF_IMP_EV_ATTACH = 1,
@@ -344,6 +357,10 @@ enum bar_dmabuf_imp_event_type {
 	BAR_DMABUF_IMP_EV_DMA_FAULT = 13,
 	BAR_DMABUF_IMP_EV_PIN = 14,
 	BAR_DMABUF_IMP_EV_UNPIN = 15,
+	BAR_DMABUF_IMP_EV_PCI_ERROR = 16,
+	BAR_DMABUF_IMP_EV_PCI_MMIO_ENABLED = 17,
+	BAR_DMABUF_IMP_EV_PCI_SLOT_RESET = 18,
+	BAR_DMABUF_IMP_EV_PCI_RESUME = 19,
 };
 
 /**
@@ -369,7 +386,8 @@ struct bar_dmabuf_imp_event {
  * @size: sizeof(struct bar_dmabuf_imp_read_log)
  * @flags: must be 0
  * @handle: the attachment whose log to read (its log outlives a detach
- *	until the control file is closed)
+ *	until the control file is closed), or 0 for the device log: the PCI
+ *	error recovery callbacks of the function bdf= bound
  * @max_events: room at @events_ptr, in entries
  * @events_ptr: user pointer to an array of &struct bar_dmabuf_imp_event
  * @out_nr_events: entries the log holds; if more than @max_events the call
@@ -395,7 +413,7 @@ struct bar_dmabuf_imp_read_log {
  * struct bar_dmabuf_imp_wait_event - BAR_DMABUF_IMP_IOCTL_WAIT_EVENT
  * @size: sizeof(struct bar_dmabuf_imp_wait_event)
  * @flags: must be 0
- * @handle: the attachment
+ * @handle: the attachment, or 0 for the device log (see READ_LOG)
  * @type: the &enum bar_dmabuf_imp_event_type to wait for
  * @count: wait until the log holds at least this many events of @type
  * @timeout_ms: longest wait; -ETIMEDOUT when it passes
