@@ -211,23 +211,6 @@ FIXTURE_TEARDOWN(large)
 	bd_close(&self->kfd);
 }
 
-/*
- * Does the importer's PCI function translate through an IOMMU DMA domain
- * (iommu_group/type "DMA" or "DMA-FQ", not "identity")?
- */
-static bool lb_importer_dma_domain(void)
-{
-	const char *bdf = bd_env("BAR_DMABUF_IMPORTER_BDF");
-	char path[128], type[32];
-
-	if (!bdf)
-		return false;
-	snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s/iommu_group/type", bdf);
-	if (bd_read_file(path, type, sizeof(type)) <= 0)
-		return false;
-	return !strncmp(type, "DMA", 3);
-}
-
 /* Fewest entries any correct split gives: the buffer cut in max pieces. */
 static __u64 lb_min_segs(__u64 size)
 {
@@ -354,11 +337,10 @@ TEST_F_TIMEOUT(large, map_splits_into_entries, 300)
 	/*
 	 * Which of the exporter's two ways made it: on a kernel that proves
 	 * the P2P path (the rig's 7.2), a one-range buffer goes through the
-	 * kernel's helper if the importer translates through an IOMMU DMA
-	 * domain (without one the helper would unmap a long range in
-	 * pieces it did not map), so both ways are checked (rig: the BAR's
-	 * device sits beside BAR_DMABUF_BDF, which bd_p2p_provable() is
-	 * about).
+	 * kernel's helper only if the range fits one sg entry (the helper
+	 * may map a longer one in one piece and unmap it in several), so
+	 * both ways are checked (rig: the BAR's device sits beside
+	 * BAR_DMABUF_BDF, which bd_p2p_provable() is about).
 	 */
 	provable = bd_p2p_provable();
 	if (!bd_debugfs_buffer(self->bdf, self->buf, block, sizeof(block))) {
@@ -366,7 +348,7 @@ TEST_F_TIMEOUT(large, map_splits_into_entries, 300)
 		TH_LOG("%s", att ? att + 2 : block);
 		way = "dma_map_resource";
 		if (provable == 1 && variant->nr == 1 &&
-		    (self->size <= lb_max_seg() || lb_importer_dma_domain()))
+		    self->size <= lb_max_seg())
 			way = bd_p2p_proven_path();
 		snprintf(want, sizeof(want), "): %s, 1 mapping(s)", way);
 		if (provable >= 0)

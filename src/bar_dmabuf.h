@@ -203,6 +203,13 @@ enum bar_dmabuf_path {
 	BAR_DMABUF_PATH_RESOURCE,	/* dma_map_resource() per chunk */
 };
 
+/* Where the importer's traffic to the BAR goes, as the P2P core sees it. */
+enum bar_dmabuf_route {
+	BAR_DMABUF_ROUTE_UNPROVEN,	/* no proven path (allow_unproven_p2p) */
+	BAR_DMABUF_ROUTE_HOST_BRIDGE,	/* up to a host bridge it trusts */
+	BAR_DMABUF_ROUTE_SWITCH,	/* by bus address through a switch */
+};
+
 /**
  * struct bar_dmabuf_map - one table handed to an importer, not yet back
  * @node: on &bar_dmabuf_attach.maps (resv lock)
@@ -224,6 +231,7 @@ struct bar_dmabuf_map {
  * @attach: the core's attachment; we live from our attach op to our detach
  *	op, inside its lifetime
  * @path: how map works for this importer, chosen at attach, immutable
+ * @route: the path its traffic takes, found at attach, immutable
  * @maps: &struct bar_dmabuf_map of every live mapping (resv lock)
  * @nr_maps: entries of @maps, readable without the lock (for debugfs)
  * @nr_pins: pins of this attachment (changed under the resv lock)
@@ -233,6 +241,7 @@ struct bar_dmabuf_attach {
 	struct list_head node;
 	struct dma_buf_attachment *attach;
 	enum bar_dmabuf_path path;
+	enum bar_dmabuf_route route;
 	struct list_head maps;
 	atomic_t nr_maps;
 	atomic_t nr_pins;

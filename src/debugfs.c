@@ -18,6 +18,13 @@ static const char *bar_dmabuf_path_name(enum bar_dmabuf_path path)
 						"dma_map_resource";
 }
 
+static const char *bar_dmabuf_route_name(enum bar_dmabuf_route route)
+{
+	return route == BAR_DMABUF_ROUTE_SWITCH ? "switch" :
+	       route == BAR_DMABUF_ROUTE_HOST_BRIDGE ? "host bridge" :
+						       "unproven";
+}
+
 static void bar_dmabuf_debugfs_buf(struct seq_file *s,
 				   struct bar_dmabuf_buf *buf)
 {
@@ -46,10 +53,11 @@ static void bar_dmabuf_debugfs_buf(struct seq_file *s,
 		struct device *dev = battach->attach->dev;
 		int maps = atomic_read(&battach->nr_maps);
 
-		seq_printf(s, "  attachment %s (%s): %s, %d mapping(s), %d pin(s)%s\n",
+		seq_printf(s, "  attachment %s (%s): %s, %d mapping(s), %d pin(s), route %s%s\n",
 			   dev_name(dev), dev_driver_string(dev),
 			   bar_dmabuf_path_name(battach->path), maps,
 			   atomic_read(&battach->nr_pins),
+			   bar_dmabuf_route_name(battach->route),
 			   maps && buf->revoked ? " <- stuck" : "");
 	}
 	spin_unlock(&buf->alock);
