@@ -84,6 +84,8 @@ extern bool bar_dmabuf_allow_unproven_p2p;
  * @gone: set once remove starts; no new export, no restore
  * @resetting: between reset_prepare and reset_done, or error_detected and
  *	resume; no export, no restore (-EBUSY)
+ * @recovering: @resetting by error_detected: until resume, or a function
+ *	reset after a recovery that failed without telling us
  * @failed: PCI error recovery failed for good: no export, no restore
  *	(-ENODEV) until a recovery succeeds or the device is bound again
  * @open_count: open control-node files; the last close revokes everything
@@ -105,6 +107,7 @@ struct bar_dmabuf_dev {
 	struct list_head buffers;
 	bool gone;
 	bool resetting;
+	bool recovering;
 	bool failed;
 	unsigned int open_count;
 	u32 next_id;

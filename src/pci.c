@@ -222,6 +222,7 @@ static void bar_dmabuf_pci_reset_done(struct pci_dev *pdev)
 
 	mutex_lock(&bdev->lock);
 	bdev->resetting = false;
+	bdev->recovering = false;
 	mutex_unlock(&bdev->lock);
 
 	bar_dmabuf_restore_all(bdev, true, NULL);
@@ -246,7 +247,9 @@ static void bar_dmabuf_pci_reset_done(struct pci_dev *pdev)
  * drivers of a failed recovery as 7.2 does, at its end) leaves the buffers
  * revoked and the device dead for EXPORT and RESTORE (-ENODEV) until a
  * later recovery succeeds or the device is bound again. A kernel that
- * does not tell leaves it resetting (-EBUSY) until it is bound again.
+ * does not tell (6.1, 6.12) leaves it resetting (-EBUSY, and RESTORE says
+ * why in the log) until a function reset (sysfs reset: reset_done gives
+ * the buffers back) or a rebind.
  */
 static pci_ers_result_t bar_dmabuf_pci_error_detected(struct pci_dev *pdev,
 						      pci_channel_state_t state)
@@ -259,6 +262,7 @@ static pci_ers_result_t bar_dmabuf_pci_error_detected(struct pci_dev *pdev,
 		 state == pci_channel_io_frozen ? "frozen" : "permanent failure");
 	mutex_lock(&bdev->lock);
 	bdev->resetting = true;
+	bdev->recovering = true;
 	if (failed)
 		bdev->failed = true;
 	mutex_unlock(&bdev->lock);

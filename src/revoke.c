@@ -556,6 +556,18 @@ static int bar_dmabuf_restore_locked(struct bar_dmabuf_buf *buf)
 	return 1;
 }
 
+/* A RESTORE refused during a reset: say why when it may never end. */
+static int bar_dmabuf_restore_busy(struct bar_dmabuf_dev *bdev)
+{
+	lockdep_assert_held(&bdev->lock);
+
+	if (bdev->recovering)
+		pci_info_ratelimited(bdev->pdev,
+				     "restore refused: a PCI error recovery has not given the device back; if the kernel logged \"device recovery failed\", reset the function (echo 1 > /sys/bus/pci/devices/%s/reset) or rebind it\n",
+				     pci_name(bdev->pdev));
+	return -EBUSY;
+}
+
 /**
  * bar_dmabuf_restore_one() - make a revoked buffer usable again
  * @buf: the buffer; the caller holds a dma-buf reference
@@ -572,7 +584,7 @@ int bar_dmabuf_restore_one(struct bar_dmabuf_buf *buf)
 	if (bdev->gone || bdev->failed || buf->dead)
 		ret = -ENODEV;
 	else if (bdev->resetting)
-		ret = -EBUSY;
+		ret = bar_dmabuf_restore_busy(bdev);
 	else
 		ret = bar_dmabuf_restore_locked(buf);
 	mutex_unlock(&bdev->lock);
@@ -604,7 +616,7 @@ int bar_dmabuf_restore_all(struct bar_dmabuf_dev *bdev, bool reset_only,
 	}
 	if (!reset_only) {
 		if (bdev->resetting) {
-			ret = -EBUSY;
+			ret = bar_dmabuf_restore_busy(bdev);
 			goto out_unlock;
 		}
 		list_for_each_entry(buf, &bdev->buffers, node) {
