@@ -624,16 +624,11 @@ TEST_F_TIMEOUT(watchdog, held_fence_expires_and_releases_revoke, 120)
 FIXTURE(swdev)
 {
 	bool skipped;
-	bool unloaded;		/* the original importer is gone */
+	struct bd_importer_swap swap;	/* the importer as it was */
 	struct bd_env e;
 	int buf;
-	char ko[PATH_MAX];
-	char imp_params[512];	/* the importer's parameters before */
 	struct bd_param_saved p2p;	/* bar_dmabuf's allow_unproven_p2p */
 };
-
-/* The importer's parameters, saved to load it again as it was. */
-static const char * const imp_param_names[] = { "bdf", "fence_watchdog_ms" };
 
 FIXTURE_SETUP(swdev)
 {
@@ -646,37 +641,24 @@ FIXTURE_SETUP(swdev)
 	self->e.devfd = -1;
 	self->e.kfd = -1;
 	memset(&self->p2p, 0, sizeof(self->p2p));
+	self->swap.swapped = false;
 	if (why) {
 		self->skipped = true;
 		SKIP(return, "%s", why);
 	}
-	if (bd_module_path(IMP_MODULE, self->ko, sizeof(self->ko))) {
-		self->skipped = true;
-		SKIP(return, "%s.ko is not in modules.dep (make install or dkms)",
-		     IMP_MODULE);
-	}
-	if (bd_module_params_string(IMP_MODULE, imp_param_names,
-				    ARRAY_SIZE(imp_param_names),
-				    self->imp_params,
-				    sizeof(self->imp_params)) ||
-	    bd_module_param_read(IMP_MODULE, "fence_watchdog_ms", wd,
+	if (bd_module_param_read(IMP_MODULE, "fence_watchdog_ms", wd,
 				 sizeof(wd))) {
 		self->skipped = true;
 		SKIP(return, "parameters of the loaded %s not readable",
 		     IMP_MODULE);
 	}
-	/* The importer can go only if nothing holds one of its fences. */
-	ret = bd_module_unload(IMP_MODULE);
-	if (ret) {
-		self->skipped = true;
-		SKIP(return, "%s cannot be unloaded now: %s", IMP_MODULE,
-		     strerror(-ret));
-	}
-	self->unloaded = true;
 	snprintf(params, sizeof(params), "fence_watchdog_ms=%s", wd);
-	ret = bd_module_load(self->ko, params);
-	ASSERT_EQ(0, ret) TH_LOG("load %s without bdf=: %s", IMP_MODULE,
-				 strerror(-ret));
+	ret = bd_importer_swap(&self->swap, params);
+	if (ret > 0) {
+		self->skipped = true;
+		SKIP(return, "%s", self->swap.why);
+	}
+	ASSERT_EQ(0, ret) TH_LOG("without bdf=: %s", self->swap.why);
 	if (!bd_fixture_open(_metadata, &self->e, BAR_MIN, &self->skipped))
 		return;
 	self->buf = bd_env_export(&self->e, BUF_FIRST, BUF_PAGES);
@@ -685,30 +667,11 @@ FIXTURE_SETUP(swdev)
 
 FIXTURE_TEARDOWN(swdev)
 {
-	__u64 deadline = bd_now_ns() + 10000 * BD_NSEC_PER_MSEC;
-	int ret;
-
 	bd_close(&self->buf);
 	bd_env_close(&self->e);
 	EXPECT_EQ(0, bd_param_restore(&self->p2p));
-	if (!self->unloaded)
-		return;
-	/*
-	 * The software importer goes once the last of its fences is freed
-	 * (closing the dma-buf frees them): retry briefly, then reload the
-	 * importer as it was.
-	 */
-	while ((ret = bd_module_unload(IMP_MODULE)) == -EAGAIN ||
-	       ret == -EBUSY) {
-		if (bd_now_ns() > deadline)
-			break;
-		usleep(20000);
-	}
-	EXPECT_TRUE(ret == 0 || ret == -ENOENT)
-		TH_LOG("unload the software importer: %s", strerror(-ret));
-	ret = bd_module_load(self->ko, self->imp_params);
-	EXPECT_EQ(0, ret) TH_LOG("reload %s with \"%s\": %s", IMP_MODULE,
-				 self->imp_params, strerror(-ret));
+	EXPECT_EQ(0, bd_importer_restore(&self->swap))
+		TH_LOG("%s", self->swap.why);
 }
 
 /*

@@ -314,8 +314,9 @@ int bd_rebind(const char *bdf)
 }
 
 /*
- * Does the kernel's AER driver serve the port above @bdf? Its AER service
- * (portdrv's "pcie002") is then bound to the "aer" driver.
+ * Does the kernel's AER driver serve the root port above @bdf (through
+ * any switch)? Its AER service (portdrv's "pcie002") is then bound to the
+ * "aer" driver.
  */
 static bool bd_aer_served(const char *bdf)
 {
@@ -324,16 +325,18 @@ static bool bd_aer_served(const char *bdf)
 	snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s", bdf);
 	if (!realpath(path, real))
 		return false;
-	port = strrchr(real, '/');
-	if (!port)
-		return false;
-	*port = '\0';
-	port = strrchr(real, '/');
-	if (!port)
-		return false;
-	snprintf(svc, sizeof(svc),
-		 "/sys/bus/pci_express/devices/%s:pcie002/driver", port + 1);
-	return access(svc, F_OK) == 0;
+	while ((port = strrchr(real, '/'))) {
+		*port = '\0';
+		port = strrchr(real, '/');
+		if (!port)
+			return false;
+		snprintf(svc, sizeof(svc),
+			 "/sys/bus/pci_express/devices/%s:pcie002/driver",
+			 port + 1);
+		if (access(svc, F_OK) == 0)
+			return true;
+	}
+	return false;
 }
 
 const char *bd_way_unavailable(enum bd_way way, const char *bdf)
@@ -359,10 +362,23 @@ const char *bd_way_unavailable(enum bd_way way, const char *bdf)
 	return NULL;
 }
 
+int bd_aer_inject(const char *kind, const char *bdf, const char *timeout_s)
+{
+	char *argv[4] = { (char *)bd_env("BAR_DMABUF_AER"), (char *)kind,
+			  (char *)bdf, NULL };
+	int ret;
+
+	if (!argv[0])
+		return -ENOENT;
+	if (timeout_s)
+		setenv("RIG_AER_TIMEOUT", timeout_s, 1);
+	ret = bd_run(argv);
+	return ret > 0 ? -EIO : ret;
+}
+
 int bd_way_out(enum bd_way way, const char *bdf)
 {
-	char path[160], *argv[2];
-	int ret;
+	char path[160];
 
 	switch (way) {
 	case BD_WAY_UNBIND:
@@ -373,12 +389,7 @@ int bd_way_out(enum bd_way way, const char *bdf)
 		snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s/reset", bdf);
 		return bd_write_file(path, "1");
 	case BD_WAY_AER:
-		argv[0] = (char *)bd_env("BAR_DMABUF_AER");
-		argv[1] = NULL;
-		if (!argv[0])
-			return -ENOENT;
-		ret = bd_run(argv);
-		return ret > 0 ? -EIO : ret;
+		return bd_aer_inject("fatal", bdf, NULL);
 	}
 	return -EINVAL;
 }
@@ -875,13 +886,19 @@ int bd_kmsg_find_problem(int kfd, char *line, size_t len)
 
 const char *bd_precondition(bool need_importer)
 {
-	static char reason[256];
 	const char *bdf = bd_env("BAR_DMABUF_BDF");
-	char path[128], param[1024];
-	struct stat st;
 
 	if (!bdf)
 		return "BAR_DMABUF_BDF is not set (the device to export)";
+	return bd_precondition_bdf(bdf, need_importer);
+}
+
+const char *bd_precondition_bdf(const char *bdf, bool need_importer)
+{
+	static char reason[256];
+	char path[128], param[1024];
+	struct stat st;
+
 	snprintf(path, sizeof(path), BD_SYSFS_PCI "/%s", bdf);
 	if (stat(path, &st)) {
 		snprintf(reason, sizeof(reason), "no PCI device %s", bdf);
@@ -903,6 +920,24 @@ const char *bd_precondition(bool need_importer)
 
 int bd_env_open(struct bd_env *e, bool need_importer, __u64 min_bar)
 {
+	const char *bdf = bd_env("BAR_DMABUF_BDF");
+
+	if (!bdf) {
+		memset(e, 0, sizeof(*e));
+		e->devfd = -1;
+		e->impfd = -1;
+		e->kfd = -1;
+		e->bar = -1;
+		snprintf(e->why, sizeof(e->why),
+			 "BAR_DMABUF_BDF is not set (the device to export)");
+		return 1;
+	}
+	return bd_env_open_bdf(e, bdf, need_importer, min_bar);
+}
+
+int bd_env_open_bdf(struct bd_env *e, const char *bdf, bool need_importer,
+		    __u64 min_bar)
+{
 	const char *why;
 
 	memset(e, 0, sizeof(*e));
@@ -910,12 +945,12 @@ int bd_env_open(struct bd_env *e, bool need_importer, __u64 min_bar)
 	e->impfd = -1;
 	e->kfd = -1;
 	e->bar = -1;
-	why = bd_precondition(need_importer);
+	why = bd_precondition_bdf(bdf, need_importer);
 	if (why) {
 		snprintf(e->why, sizeof(e->why), "%s", why);
 		return 1;
 	}
-	e->bdf = bd_env("BAR_DMABUF_BDF");
+	e->bdf = bdf;
 	e->devfd = bd_open_dev(e->bdf);
 	if (e->devfd < 0) {
 		snprintf(e->why, sizeof(e->why), "open %s/%s: %s", BD_DEV_DIR,
@@ -1387,5 +1422,72 @@ int bd_module_params_string(const char *module, const char *const *names,
 		if (used >= len)
 			return -ENOSPC;
 	}
+	return 0;
+}
+
+int bd_importer_swap(struct bd_importer_swap *s, const char *params)
+{
+	static const char *const names[] = { "bdf", "fence_watchdog_ms" };
+	int ret;
+
+	s->swapped = false;
+	s->why[0] = 0;
+	if (bd_module_path(BD_IMP_MODULE, s->ko, sizeof(s->ko))) {
+		snprintf(s->why, sizeof(s->why),
+			 "%s.ko is not in modules.dep (make install or dkms)",
+			 BD_IMP_MODULE);
+		return 1;
+	}
+	if (bd_module_params_string(BD_IMP_MODULE, names, ARRAY_SIZE(names),
+				    s->params, sizeof(s->params))) {
+		snprintf(s->why, sizeof(s->why),
+			 "parameters of the loaded %s not readable",
+			 BD_IMP_MODULE);
+		return 1;
+	}
+	/* The importer can go only if nothing holds one of its fences. */
+	ret = bd_module_unload(BD_IMP_MODULE);
+	if (ret) {
+		snprintf(s->why, sizeof(s->why), "%s cannot be unloaded now: %s",
+			 BD_IMP_MODULE, strerror(-ret));
+		return 1;
+	}
+	s->swapped = true;
+	ret = bd_module_load(s->ko, params);
+	if (ret)
+		snprintf(s->why, sizeof(s->why), "load %s with \"%s\": %s",
+			 BD_IMP_MODULE, params, strerror(-ret));
+	return ret;
+}
+
+int bd_importer_restore(struct bd_importer_swap *s)
+{
+	__u64 deadline = bd_now_ns() + 10000 * BD_NSEC_PER_MSEC;
+	int ret;
+
+	if (!s->swapped)
+		return 0;
+	/*
+	 * The module goes once the last of its fences is freed (closing a
+	 * dma-buf frees them): retry briefly.
+	 */
+	while ((ret = bd_module_unload(BD_IMP_MODULE)) == -EAGAIN ||
+	       ret == -EBUSY) {
+		if (bd_now_ns() > deadline)
+			break;
+		usleep(20000);
+	}
+	if (ret && ret != -ENOENT) {
+		snprintf(s->why, sizeof(s->why), "unload %s: %s",
+			 BD_IMP_MODULE, strerror(-ret));
+		return ret;
+	}
+	ret = bd_module_load(s->ko, s->params);
+	if (ret) {
+		snprintf(s->why, sizeof(s->why), "reload %s with \"%s\": %s",
+			 BD_IMP_MODULE, s->params, strerror(-ret));
+		return ret;
+	}
+	s->swapped = false;
 	return 0;
 }

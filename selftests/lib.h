@@ -17,6 +17,7 @@
 #ifndef BAR_DMABUF_SELFTEST_LIB_H
 #define BAR_DMABUF_SELFTEST_LIB_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <pthread.h>
@@ -161,6 +162,14 @@ enum bd_way {
 
 /* Why @way can't be taken with @bdf here (a SKIP reason), or NULL. */
 const char *bd_way_unavailable(enum bd_way way, const char *bdf);
+
+/*
+ * Have the test VM inject an AER error of @kind ("fatal", "nonfatal") at
+ * the root port above @bdf and wait for the kernel's recovery, at most
+ * @timeout_s seconds (NULL: the injector's default). 0 once recovered,
+ * -EIO if it failed or timed out, -ENOENT without an injector.
+ */
+int bd_aer_inject(const char *kind, const char *bdf, const char *timeout_s);
 
 /* Take @way out of @bdf (blocks until the kernel is done): 0 or -errno. */
 int bd_way_out(enum bd_way way, const char *bdf);
@@ -331,6 +340,9 @@ struct bd_env {
  * @min_bar is the least size of the memory BAR to pick.
  */
 int bd_env_open(struct bd_env *e, bool need_importer, __u64 min_bar);
+/* The same for device @bdf instead of BAR_DMABUF_BDF. */
+int bd_env_open_bdf(struct bd_env *e, const char *bdf, bool need_importer,
+		    __u64 min_bar);
 void bd_env_close(struct bd_env *e);
 
 /* Export @pages pages at page @first of @e->bar: the fd or -errno. */
@@ -352,6 +364,8 @@ const char *bd_env_show_log(struct bd_env *e, __u32 h);
  * NULL when all is there. @need_importer also requires the importer node.
  */
 const char *bd_precondition(bool need_importer);
+/* The same for device @bdf. */
+const char *bd_precondition_bdf(const char *bdf, bool need_importer);
 
 /*
  * Note on SKIP in FIXTURE_SETUP: kselftest_harness.h of older kernels
@@ -485,5 +499,28 @@ int bd_module_param_read(const char *module, const char *param, char *buf,
  */
 int bd_module_params_string(const char *module, const char *const *names,
 			    unsigned int nr, char *buf, size_t len);
+
+#define BD_IMP_MODULE	"bar_dmabuf_importer"
+
+/*
+ * The importer unloaded and loaded again with other parameters for a few
+ * tests, and loaded back as it was by bd_importer_restore().
+ */
+struct bd_importer_swap {
+	bool swapped;		/* the original importer is gone */
+	char ko[PATH_MAX];
+	char params[512];	/* its parameters before */
+	char why[256];		/* reason of a SKIP or failure */
+};
+
+/*
+ * Unload the importer (nothing may hold it) and load it with @params:
+ * 0, 1 when it can't be done here (a SKIP, reason in @s->why), -errno if
+ * the load failed (in @s->why; call bd_importer_restore() still).
+ */
+int bd_importer_swap(struct bd_importer_swap *s, const char *params);
+
+/* Load the importer back as it was before bd_importer_swap(): 0, -errno. */
+int bd_importer_restore(struct bd_importer_swap *s);
 
 #endif /* BAR_DMABUF_SELFTEST_LIB_H */

@@ -28,19 +28,6 @@
 #define RECOVERY_S	"30"	/* the injector's wait for the recovery */
 #define BOUND_MS	"1000"	/* revoke_timeout_ms for the bounded test */
 
-/* Inject an error at the root port above the device; 0 once recovered. */
-static int inject(const char *kind)
-{
-	char *argv[3] = { (char *)bd_env("BAR_DMABUF_AER"), (char *)kind, NULL };
-	int ret;
-
-	if (!argv[0])
-		return -ENOENT;
-	setenv("RIG_AER_TIMEOUT", RECOVERY_S, 1);
-	ret = bd_run(argv);
-	return ret > 0 ? -EIO : ret;
-}
-
 FIXTURE(recovery)
 {
 	bool skipped;
@@ -100,7 +87,8 @@ TEST_F_TIMEOUT(recovery, nonfatal_error_revokes_and_resume_restores, 120)
 	h = bd_fixture_attach(_metadata, &self->e, self->buf,
 			      BAR_DMABUF_IMP_UNMAP_WORKER, 0, 0, true);
 
-	ASSERT_EQ(0, inject("nonfatal")) TH_LOG("the non-fatal recovery failed");
+	ASSERT_EQ(0, bd_aer_inject("nonfatal", self->e.bdf, RECOVERY_S))
+		TH_LOG("the non-fatal recovery failed");
 
 	EXPECT_EQ(0, imp_wait_event(self->e.impfd, h,
 				    BAR_DMABUF_IMP_EV_INVALIDATE, 1, EVENT_MS,
@@ -141,7 +129,7 @@ TEST_F_TIMEOUT(recovery, bounded_wait_lets_recovery_finish, 180)
 				BAR_DMABUF_IMP_USAGE_READ, 0, 64, NULL, 0,
 				&self->held_job, NULL));
 
-	ASSERT_EQ(0, inject("fatal"))
+	ASSERT_EQ(0, bd_aer_inject("fatal", self->e.bdf, RECOVERY_S))
 		TH_LOG("the recovery did not finish within " RECOVERY_S
 		       " s while an importer held its fence");
 
