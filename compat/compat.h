@@ -120,6 +120,18 @@ static inline bool bar_dmabuf_compat_core_pins_on_map(void)
 #endif
 }
 
+/*
+ * Has every importer that can pin promised to unmap when told? 7.1+: only
+ * attachments that passed dma_buf_attach_revocable() reach us (RDMA's
+ * pinned-revocable MRs unmap and unpin in their callback). Before, any
+ * dynamic importer did, RDMA's pinned path among them, which keeps its
+ * mapping and only warns.
+ */
+static inline bool bar_dmabuf_compat_pinners_unmap(void)
+{
+	return HAVE_DMA_BUF_ATTACH_REVOCABLE;
+}
+
 /* Driver and timeline names of a fence, copied, for diagnostics. */
 static inline void bar_dmabuf_compat_fence_names(struct dma_fence *fence,
 						 char *drv, size_t drv_len,

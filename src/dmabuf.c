@@ -155,7 +155,8 @@ static void bar_dmabuf_detach(struct dma_buf *dmabuf,
  * at the next pin op (the core's own before a map included) or map of the
  * attachment, not at its own pin; one never followed by a map holds
  * nothing a revoke waits for. Elsewhere every pin is explicit and is told
- * at once.
+ * at once, except from 7.1, where only importers that promised to unmap
+ * get here (bar_dmabuf_compat_pinners_unmap()): nothing to warn of.
  */
 static void bar_dmabuf_pin_check(struct bar_dmabuf_buf *buf,
 				 struct bar_dmabuf_attach *battach,
@@ -165,7 +166,7 @@ static void bar_dmabuf_pin_check(struct bar_dmabuf_buf *buf,
 
 	dma_resv_assert_held(buf->dmabuf->resv);
 
-	if (battach->pin_told)
+	if (battach->pin_told || bar_dmabuf_compat_pinners_unmap())
 		return;
 	if (bar_dmabuf_compat_core_pins_on_map())
 		core = atomic_read(&battach->nr_maps) + pending;
