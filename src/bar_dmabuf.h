@@ -12,9 +12,11 @@
  *
  * No op an importer calls takes the device lock: attach, detach, map,
  * unmap, pin, unpin and the mmap fault take at most the resv lock and
- * alock. (An importer may hold its own lock across dma_buf_dynamic_attach()
- * and take it in its invalidate callback, which the revoke calls under the
- * device lock: a device lock in attach would close that cycle.)
+ * alock. The revoke calls invalidate callbacks under the device lock, so a
+ * device lock in an op would chain every importer lock held across that
+ * op to every lock its callback takes. (A callback that takes a lock its
+ * importer holds across dma_buf_dynamic_attach() inverts against the resv
+ * lock the core takes there, whatever the exporter does.)
  * Nothing on the unmap path takes the resv lock (the core already holds it:
  * an importer may unmap from inside its invalidate callback or later from
  * a worker), and the revoke waits (rules 4 and 5) sleep with neither the
