@@ -49,11 +49,21 @@ static const char *sw_bdf(void)
 	return bd_env("BAR_DMABUF_SW_BDF");
 }
 
-/* Why the switch pair can't be used here (@aer: and injected into), or NULL. */
-static const char *sw_unavailable(const char *imp_bdf, bool aer)
+/*
+ * Why the switch pair can't be used here (@aer: and injected into), or
+ * NULL. Marks @e and @buf closed first, for the teardown.
+ */
+static const char *sw_unavailable(bool aer, struct bd_env *e, int *buf)
 {
+	const char *imp_bdf = bd_env("BAR_DMABUF_SW_IMPORTER_BDF");
 	static char why[256];
+	const char *no;
 	char drv[64];
+
+	*buf = -1;
+	e->impfd = -1;
+	e->devfd = -1;
+	e->kfd = -1;
 
 	if (!sw_bdf() || !imp_bdf)
 		return "BAR_DMABUF_SW_BDF, BAR_DMABUF_SW_IMPORTER_BDF not set (no switch pair)";
@@ -62,7 +72,8 @@ static const char *sw_unavailable(const char *imp_bdf, bool aer)
 			 imp_bdf);
 		return why;
 	}
-	return aer ? bd_way_unavailable(BD_WAY_AER, sw_bdf()) : NULL;
+	no = aer ? bd_way_unavailable(BD_WAY_AER, sw_bdf()) : NULL;
+	return no ? no : bd_precondition_bdf(sw_bdf(), true);
 }
 
 /* Timestamp of the first event of @type in the device log, or 0. */
@@ -113,13 +124,7 @@ FIXTURE_SETUP(subtree)
 	const char *why;
 	int ret;
 
-	self->buf = -1;
-	self->e.impfd = -1;
-	self->e.devfd = -1;
-	self->e.kfd = -1;
-	why = sw_unavailable(imp_bdf, false);
-	if (!why)
-		why = bd_precondition_bdf(sw_bdf(), true);
+	why = sw_unavailable(false, &self->e, &self->buf);
 	if (why) {
 		self->skipped = true;
 		SKIP(return, "%s", why);
@@ -406,13 +411,7 @@ FIXTURE_SETUP(failed)
 	const char *why;
 	int ret;
 
-	self->buf = -1;
-	self->e.impfd = -1;
-	self->e.devfd = -1;
-	self->e.kfd = -1;
-	why = sw_unavailable(bd_env("BAR_DMABUF_SW_IMPORTER_BDF"), true);
-	if (!why)
-		why = bd_precondition_bdf(sw_bdf(), true);
+	why = sw_unavailable(true, &self->e, &self->buf);
 	if (why) {
 		self->skipped = true;
 		SKIP(return, "%s", why);
