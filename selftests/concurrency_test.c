@@ -9,7 +9,9 @@
  * documents for that situation. Afterwards the counters balance: no
  * attachment, mapping or pending job is left in the importer, no DMA fault
  * was seen (rule 5 under stress), no fence needed the watchdog, and the
- * kernel log is clean.
+ * kernel log is clean. BAR_DMABUF_STRESS_ROUNDS (default 1; `make soak`
+ * runs more) repeats the run, each round on the device unbound and bound
+ * again and on the importer unloaded and loaded again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -366,30 +368,24 @@ FIXTURE_TEARDOWN(stress)
 	bd_env_close(&self->e);
 }
 
-/*
- * Concurrency (selftest issue), rules 1-9 under races: random operations
- * from several threads, then everything balances and no access of the
- * importer ever hit an address the exporter had torn down (rule 5).
- */
-TEST_F_TIMEOUT(stress, random_ops_then_counters_balance, 600)
+/* One round of @ms: threads, then the balance. */
+static void stress_round(struct __test_metadata *_metadata, struct bd_env *e,
+			 unsigned int ms)
 {
 	struct bar_dmabuf_imp_counters c0, c1;
 	struct worker w[THREADS];
 	pthread_t t[THREADS];
 	struct shared *sh;
-	const char *ms_env = bd_env("BAR_DMABUF_STRESS_MS");
-	unsigned int i, ms = ms_env ? atoi(ms_env) : 8000;
+	unsigned int i;
 	int impfd;
 
-	if (self->skipped)
-		return;
 	sh = calloc(1, sizeof(*sh));
 	ASSERT_NE(NULL, sh);
-	sh->e = &self->e;
+	sh->e = e;
 	pthread_mutex_init(&sh->lock, NULL);
 	for (i = 0; i < SLOTS; i++)
 		sh->slot[i] = -1;
-	ASSERT_EQ(0, imp_counters(self->e.impfd, &c0));
+	ASSERT_EQ(0, imp_counters(e->impfd, &c0));
 
 	sh->deadline_ns = bd_now_ns() + (__u64)ms * BD_NSEC_PER_MSEC;
 	for (i = 0; i < THREADS; i++) {
@@ -410,21 +406,21 @@ TEST_F_TIMEOUT(stress, random_ops_then_counters_balance, 600)
 	 */
 	for (i = 0; i < JOBS; i++)
 		if (sh->job[i] && sh->held[i])
-			imp_signal(self->e.impfd, sh->job[i]);
+			imp_signal(e->impfd, sh->job[i]);
 	for (i = 0; i < JOBS; i++) {
 		if (!sh->job[i])
 			continue;
-		EXPECT_EQ(0, imp_wait_job(self->e.impfd, sh->job[i], 30000,
+		EXPECT_EQ(0, imp_wait_job(e->impfd, sh->job[i], 30000,
 					  NULL, 0, NULL, NULL));
 	}
 	/*
 	 * Closing the importer's file unmaps and detaches everything; then a
 	 * revoke of all completes and a restore of all must succeed.
 	 */
-	bd_close(&self->e.impfd);
-	EXPECT_EQ(0, bd_revoke(self->e.devfd, -1, BAR_DMABUF_ALL_BUFFERS,
+	bd_close(&e->impfd);
+	EXPECT_EQ(0, bd_revoke(e->devfd, -1, BAR_DMABUF_ALL_BUFFERS,
 			       30000, NULL));
-	EXPECT_EQ(0, bd_restore(self->e.devfd, -1, BAR_DMABUF_ALL_BUFFERS,
+	EXPECT_EQ(0, bd_restore(e->devfd, -1, BAR_DMABUF_ALL_BUFFERS,
 				NULL));
 	for (i = 0; i < SLOTS; i++)
 		if (sh->slot[i] >= 0)
@@ -444,10 +440,48 @@ TEST_F_TIMEOUT(stress, random_ops_then_counters_balance, 600)
 	EXPECT_EQ(c0.out_violations, c1.out_violations);
 
 	/* The device still works and the kernel log is clean. */
-	EXPECT_EQ(0, bd_info(self->e.devfd, &self->e.info));
-	bd_fixture_check_kmsg(_metadata, self->e.kfd);
+	EXPECT_EQ(0, bd_info(e->devfd, &e->info));
+	bd_fixture_check_kmsg(_metadata, e->kfd);
 	pthread_mutex_destroy(&sh->lock);
 	free(sh);
+}
+
+/*
+ * Concurrency (selftest issue), rules 1-9 under races: random operations
+ * from several threads, then everything balances and no access of the
+ * importer ever hit an address the exporter had torn down (rule 5). Each
+ * further round first unbinds and binds the device again and reloads the
+ * importer: what one round leaves behind would show in the next.
+ */
+TEST_F_TIMEOUT(stress, random_ops_then_counters_balance, 600)
+{
+	const char *ms_env = bd_env("BAR_DMABUF_STRESS_MS");
+	const char *rounds_env = bd_env("BAR_DMABUF_STRESS_ROUNDS");
+	unsigned int ms = ms_env ? atoi(ms_env) : 8000;
+	int round, rounds = rounds_env ? atoi(rounds_env) : 1;
+	struct bd_importer_swap swap = { 0 };
+
+	if (self->skipped)
+		return;
+	for (round = 0; round < rounds; round++) {
+		if (round) {
+			bd_close(&self->e.impfd);
+			bd_close(&self->e.devfd);
+			ASSERT_EQ(0, bd_way_out(BD_WAY_UNBIND, self->e.bdf));
+			ASSERT_EQ(0, bd_way_back(BD_WAY_UNBIND, self->e.bdf));
+			ASSERT_EQ(0, bd_importer_swap(&swap, NULL))
+				TH_LOG("round %d: %s", round, swap.why);
+			swap.swapped = false;	/* reloaded as it was */
+			self->e.devfd = bd_open_dev(self->e.bdf);
+			ASSERT_LE(0, self->e.devfd);
+			self->e.impfd = imp_open();
+			ASSERT_LE(0, self->e.impfd);
+		}
+		stress_round(_metadata, &self->e, ms);
+		if (_metadata->exit_code == KSFT_FAIL)
+			break;
+	}
+	TH_LOG("%d of %d rounds", round, rounds);
 }
 
 TEST_HARNESS_MAIN

@@ -1425,6 +1425,24 @@ int bd_module_params_string(const char *module, const char *const *names,
 	return 0;
 }
 
+/*
+ * Unload the importer; it goes once the last of its fences is freed
+ * (closing a dma-buf frees them, a little later): retry briefly.
+ */
+static int bd_importer_unload(void)
+{
+	__u64 deadline = bd_now_ns() + 10000 * BD_NSEC_PER_MSEC;
+	int ret;
+
+	while ((ret = bd_module_unload(BD_IMP_MODULE)) == -EAGAIN ||
+	       ret == -EBUSY) {
+		if (bd_now_ns() > deadline)
+			break;
+		usleep(20000);
+	}
+	return ret;
+}
+
 int bd_importer_swap(struct bd_importer_swap *s, const char *params)
 {
 	static const char *const names[] = { "bdf", "fence_watchdog_ms" };
@@ -1446,37 +1464,28 @@ int bd_importer_swap(struct bd_importer_swap *s, const char *params)
 		return 1;
 	}
 	/* The importer can go only if nothing holds one of its fences. */
-	ret = bd_module_unload(BD_IMP_MODULE);
+	ret = bd_importer_unload();
 	if (ret) {
 		snprintf(s->why, sizeof(s->why), "%s cannot be unloaded now: %s",
 			 BD_IMP_MODULE, strerror(-ret));
 		return 1;
 	}
 	s->swapped = true;
-	ret = bd_module_load(s->ko, params);
+	ret = bd_module_load(s->ko, params ? params : s->params);
 	if (ret)
 		snprintf(s->why, sizeof(s->why), "load %s with \"%s\": %s",
-			 BD_IMP_MODULE, params, strerror(-ret));
+			 BD_IMP_MODULE, params ? params : s->params,
+			 strerror(-ret));
 	return ret;
 }
 
 int bd_importer_restore(struct bd_importer_swap *s)
 {
-	__u64 deadline = bd_now_ns() + 10000 * BD_NSEC_PER_MSEC;
 	int ret;
 
 	if (!s->swapped)
 		return 0;
-	/*
-	 * The module goes once the last of its fences is freed (closing a
-	 * dma-buf frees them): retry briefly.
-	 */
-	while ((ret = bd_module_unload(BD_IMP_MODULE)) == -EAGAIN ||
-	       ret == -EBUSY) {
-		if (bd_now_ns() > deadline)
-			break;
-		usleep(20000);
-	}
+	ret = bd_importer_unload();
 	if (ret && ret != -ENOENT) {
 		snprintf(s->why, sizeof(s->why), "unload %s: %s",
 			 BD_IMP_MODULE, strerror(-ret));

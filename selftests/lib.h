@@ -514,7 +514,8 @@ struct bd_importer_swap {
 };
 
 /*
- * Unload the importer (nothing may hold it) and load it with @params:
+ * Unload the importer (nothing may hold it) and load it with @params (NULL:
+ * the ones it had, a reload):
  * 0, 1 when it can't be done here (a SKIP, reason in @s->why), -errno if
  * the load failed (in @s->why; call bd_importer_restore() still).
  */
