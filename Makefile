@@ -24,7 +24,7 @@ COMPAT_H := compat/generated/bar_dmabuf_probes.h
 PROBES := $(wildcard compat/probes/*.c)
 
 .PHONY: all modules compat clean install dkms-install selftests kselftest \
-	lint check demo bench
+	lint check demo bench soak
 
 all: modules
 
@@ -64,3 +64,6 @@ demo:
 
 bench:
 	sh rig/bench.sh
+
+soak:
+	sh rig/soak.sh

@@ -229,6 +229,14 @@ rig_guest_env() {
 	EOF
 	[ -z "$p2pdma" ] || echo "export BAR_DMABUF_P2PDMA=$p2pdma"
 	[ -z "$dmabuf_debug" ] || echo "export BAR_DMABUF_DMABUF_DEBUG=$dmabuf_debug"
+	[ -z "${RIG_SOAK:-}" ] || cat <<-EOF
+		export BAR_DMABUF_TESTS="${SOAK_TESTS:-fuzz_test unplug_test concurrency_test}"
+		export BAR_DMABUF_FUZZ_CALLS=${SOAK_FUZZ_CALLS:-1000000}
+		export BAR_DMABUF_UNPLUG_CYCLES=${SOAK_UNPLUG_CYCLES:-100}
+		export BAR_DMABUF_STRESS_MS=${SOAK_STRESS_MS:-60000}
+		export BAR_DMABUF_STRESS_ROUNDS=${SOAK_STRESS_ROUNDS:-10}
+		export KSFT_TIMEOUT=${SOAK_KSFT_TIMEOUT:-14400}
+	EOF
 }
 
 # Whole seconds since the epoch, for stage timings.

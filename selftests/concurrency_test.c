@@ -453,7 +453,7 @@ static void stress_round(struct __test_metadata *_metadata, struct bd_env *e,
  * further round first unbinds and binds the device again and reloads the
  * importer: what one round leaves behind would show in the next.
  */
-TEST_F_TIMEOUT(stress, random_ops_then_counters_balance, 600)
+TEST_F_TIMEOUT(stress, random_ops_then_counters_balance, 3600)
 {
 	const char *ms_env = bd_env("BAR_DMABUF_STRESS_MS");
 	const char *rounds_env = bd_env("BAR_DMABUF_STRESS_ROUNDS");

@@ -290,7 +290,7 @@ static void one_cycle(struct __test_metadata *_metadata, struct bd_env *e,
  * behind (fds, module references, buffers, the importer's state), the
  * next working on the device put back.
  */
-TEST_F_TIMEOUT(load, removal_under_load_waits_and_leaves_nothing, 1800)
+TEST_F_TIMEOUT(load, removal_under_load_waits_and_leaves_nothing, 3600)
 {
 	const char *env = getenv("BAR_DMABUF_UNPLUG_CYCLES");
 	struct bar_dmabuf_imp_counters c0, c1;
