@@ -13,7 +13,10 @@
  *   bar_dmabuf:bar_dmabuf_restore         rule 9
  *
  * Strings are copied into fixed arrays (no __string/__assign_str, whose
- * arguments changed in 6.10).
+ * arguments changed in 6.10). A record goes out whole (trace_pipe_raw,
+ * perf), and the ring buffer is not cleared for it: pad the strings and
+ * lay the fields out with no hole, so no stale byte of an older record
+ * (another event's pointers among them) goes out with ours.
  */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM bar_dmabuf
@@ -32,7 +35,7 @@ DECLARE_EVENT_CLASS(bar_dmabuf_buf_class,
 		    TP_ARGS(buf),
 		    TP_STRUCT__entry(__array(char, bdf, BAR_DMABUF_NAME_LEN)
 				     __field(u32, id)),
-		    TP_fast_assign(strscpy(__entry->bdf, buf->bdev->name, BAR_DMABUF_NAME_LEN);
+		    TP_fast_assign(strscpy_pad(__entry->bdf, buf->bdev->name, BAR_DMABUF_NAME_LEN);
 				   __entry->id = buf->id;),
 		    TP_printk("%s buffer %u",
 			      __entry->bdf,
@@ -52,12 +55,12 @@ DEFINE_EVENT(bar_dmabuf_buf_class, bar_dmabuf_restore,
 TRACE_EVENT(bar_dmabuf_export,
 	    TP_PROTO(struct bar_dmabuf_buf *buf),
 	    TP_ARGS(buf),
-	    TP_STRUCT__entry(__array(char, bdf, BAR_DMABUF_NAME_LEN)
+	    TP_STRUCT__entry(__field(u64, size)
+			     __array(char, bdf, BAR_DMABUF_NAME_LEN)
 			     __field(u32, id)
-			     __field(u32, bar)
-			     __field(u32, nr_ranges)
-			     __field(u64, size)),
-	    TP_fast_assign(strscpy(__entry->bdf, buf->bdev->name, BAR_DMABUF_NAME_LEN);
+			     __field(u16, bar)
+			     __field(u16, nr_ranges)),
+	    TP_fast_assign(strscpy_pad(__entry->bdf, buf->bdev->name, BAR_DMABUF_NAME_LEN);
 			   __entry->id = buf->id;
 			   __entry->bar = buf->bar;
 			   __entry->nr_ranges = buf->nr_ranges;
@@ -79,8 +82,8 @@ TRACE_EVENT(bar_dmabuf_attach,
 			     __array(char, importer, BAR_DMABUF_NAME_LEN)
 			     __field(u32, id)
 			     __field(int, path)),
-	    TP_fast_assign(strscpy(__entry->bdf, buf->bdev->name, BAR_DMABUF_NAME_LEN);
-			   strscpy(__entry->importer, dev_name(dev), BAR_DMABUF_NAME_LEN);
+	    TP_fast_assign(strscpy_pad(__entry->bdf, buf->bdev->name, BAR_DMABUF_NAME_LEN);
+			   strscpy_pad(__entry->importer, dev_name(dev), BAR_DMABUF_NAME_LEN);
 			   __entry->id = buf->id;
 			   __entry->path = path;),
 	    TP_printk("%s buffer %u importer %s path %s",
@@ -100,8 +103,8 @@ TRACE_EVENT(bar_dmabuf_map,
 			     __field(u32, id)
 			     __field(unsigned int, nents)
 			     __field(int, live)),
-	    TP_fast_assign(strscpy(__entry->bdf, buf->bdev->name, BAR_DMABUF_NAME_LEN);
-			   strscpy(__entry->importer, dev_name(dev), BAR_DMABUF_NAME_LEN);
+	    TP_fast_assign(strscpy_pad(__entry->bdf, buf->bdev->name, BAR_DMABUF_NAME_LEN);
+			   strscpy_pad(__entry->importer, dev_name(dev), BAR_DMABUF_NAME_LEN);
 			   __entry->id = buf->id;
 			   __entry->nents = nents;
 			   __entry->live = atomic_read(&buf->live_maps);),
@@ -121,8 +124,8 @@ TRACE_EVENT(bar_dmabuf_unmap,
 			     __array(char, importer, BAR_DMABUF_NAME_LEN)
 			     __field(u32, id)
 			     __field(int, live)),
-	    TP_fast_assign(strscpy(__entry->bdf, buf->bdev->name, BAR_DMABUF_NAME_LEN);
-			   strscpy(__entry->importer, dev_name(dev), BAR_DMABUF_NAME_LEN);
+	    TP_fast_assign(strscpy_pad(__entry->bdf, buf->bdev->name, BAR_DMABUF_NAME_LEN);
+			   strscpy_pad(__entry->importer, dev_name(dev), BAR_DMABUF_NAME_LEN);
 			   __entry->id = buf->id;
 			   __entry->live = atomic_read(&buf->live_maps) - 1;),
 	    TP_printk("%s buffer %u importer %s live %d",
@@ -138,9 +141,9 @@ TRACE_EVENT(bar_dmabuf_revoke_start,
 	    TP_ARGS(buf, dead),
 	    TP_STRUCT__entry(__array(char, bdf, BAR_DMABUF_NAME_LEN)
 			     __field(u32, id)
-			     __field(bool, dead)
-			     __field(int, live)),
-	    TP_fast_assign(strscpy(__entry->bdf, buf->bdev->name, BAR_DMABUF_NAME_LEN);
+			     __field(int, live)
+			     __field(u32, dead)),
+	    TP_fast_assign(strscpy_pad(__entry->bdf, buf->bdev->name, BAR_DMABUF_NAME_LEN);
 			   __entry->id = buf->id;
 			   __entry->dead = dead;
 			   __entry->live = atomic_read(&buf->live_maps);),
@@ -158,7 +161,7 @@ TRACE_EVENT(bar_dmabuf_revoke_done,
 	    TP_STRUCT__entry(__array(char, bdf, BAR_DMABUF_NAME_LEN)
 			     __field(u32, id)
 			     __field(int, ret)),
-	    TP_fast_assign(strscpy(__entry->bdf, buf->bdev->name, BAR_DMABUF_NAME_LEN);
+	    TP_fast_assign(strscpy_pad(__entry->bdf, buf->bdev->name, BAR_DMABUF_NAME_LEN);
 			   __entry->id = buf->id;
 			   __entry->ret = ret;),
 	    TP_printk("%s buffer %u ret %d",
