@@ -83,6 +83,10 @@ static struct imp_attach *imp_ioctl_handle(struct imp_file *ifile,
 	*ret = -EINVAL;
 	if (h->flags || h->reserved)
 		return NULL;
+	/* MAP's answers; DETACH and UNMAP give 0, not the caller's bytes */
+	h->out_length = 0;
+	h->out_nr_segs = 0;
+	h->out_max_seg_len = 0;
 	ia = imp_file_attach(ifile, h->handle);
 	*ret = ia ? 0 : -ENOENT;
 	return ia;
@@ -206,6 +210,9 @@ static void imp_ioctl_vmap_undo(struct imp_file *ifile, union imp_ioctl_buf *b)
 
 static int imp_ioctl_vunmap(struct imp_file *ifile, union imp_ioctl_buf *b)
 {
+	/* out_length is the vmap's; MAP's others give 0 */
+	b->handle.out_nr_segs = 0;
+	b->handle.out_max_seg_len = 0;
 	return imp_vmap_unmap_ioctl(ifile, &b->handle);
 }
 

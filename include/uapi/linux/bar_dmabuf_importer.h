@@ -113,6 +113,9 @@ struct bar_dmabuf_imp_attach {
  * @out_max_seg_len: MAP: the longest of them, in bytes (an entry's length
  *	is 32 bits: a longer range must come in several entries)
  *
+ * DETACH and UNMAP write 0 to the out_* fields; VUNMAP writes the length
+ * of the vmap to @out_length and 0 to the others.
+ *
  * DETACH fails with -EBUSY while jobs of the attachment are in flight. MAP
  * of a revoked buffer fails with the exporter's error (-ENODEV); MAP when a
  * usable mapping exists just reports it. UNMAP is how a test releases a
