@@ -1500,3 +1500,325 @@ int bd_importer_restore(struct bd_importer_swap *s)
 	s->swapped = false;
 	return 0;
 }
+
+#define BD_FAULT_DIR	"/sys/kernel/debug"
+
+/*
+ * The debugfs settings fault injection runs with (and gets back): failslab
+ * also fails GFP_KERNEL allocations, and no kind of fault injection
+ * prints a stack dump for each failure (the rig counts a "Call Trace" as
+ * a kernel problem). fail-nth takes precedence over the rest.
+ */
+static const char *const bd_fault_settings[][2] = {
+	{ "failslab/ignore-gfp-wait", "N" },
+	{ "failslab/verbose", "0" },
+	{ "fail_page_alloc/verbose", "0" },
+	{ "fail_usercopy/verbose", "0" },
+};
+
+/* Save debugfs file @file into @saved (up to 8 bytes) and write @val. */
+static int bd_fault_set(const char *file, char *saved, const char *val)
+{
+	char path[96];
+	long n;
+
+	snprintf(path, sizeof(path), BD_FAULT_DIR "/%s", file);
+	n = bd_read_file(path, saved, 8);
+	if (n <= 0) {
+		saved[0] = '\0';
+		return n ? (int)n : -ENOENT;
+	}
+	saved[strcspn(saved, "\n")] = '\0';
+	return bd_write_file(path, val);
+}
+
+int bd_fault_open(struct bd_fault *f, char *why, size_t len)
+{
+	unsigned int i;
+	int ret;
+
+	memset(f, 0, sizeof(*f));
+	f->nth = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	if (f->nth < 0) {
+		snprintf(why, len, "no /proc/thread-self/fail-nth: %s",
+			 "no CONFIG_FAULT_INJECTION (the rig's debug kernel has it)");
+		return 1;
+	}
+	ret = bd_fault_set(bd_fault_settings[0][0], f->saved[0],
+			   bd_fault_settings[0][1]);
+	if (ret) {
+		snprintf(why, len, "%s/%s: %s (CONFIG_FAILSLAB, %s)",
+			 BD_FAULT_DIR, bd_fault_settings[0][0], strerror(-ret),
+			 "CONFIG_FAULT_INJECTION_DEBUG_FS");
+		bd_fault_close(f);
+		return 1;
+	}
+	for (i = 1; i < ARRAY_SIZE(bd_fault_settings); i++)
+		bd_fault_set(bd_fault_settings[i][0], f->saved[i],
+			     bd_fault_settings[i][1]);
+	return 0;
+}
+
+void bd_fault_close(struct bd_fault *f)
+{
+	char path[96];
+	unsigned int i;
+
+	if (f->nth > 0) {
+		pwrite(f->nth, "0", 1, 0);
+		close(f->nth);
+	}
+	f->nth = -1;
+	for (i = 0; i < ARRAY_SIZE(bd_fault_settings); i++) {
+		if (!f->saved[i][0])
+			continue;
+		snprintf(path, sizeof(path), BD_FAULT_DIR "/%s",
+			 bd_fault_settings[i][0]);
+		bd_write_file(path, f->saved[i]);
+		f->saved[i][0] = '\0';
+	}
+}
+
+int bd_fault_arm(struct bd_fault *f, unsigned int n)
+{
+	char nbuf[16];
+	int len = snprintf(nbuf, sizeof(nbuf), "%u", n);
+
+	return pwrite(f->nth, nbuf, len, 0) == len ? 0 : -errno;
+}
+
+bool bd_fault_disarm(struct bd_fault *f)
+{
+	char nbuf[16];
+	ssize_t len;
+
+	len = pread(f->nth, nbuf, sizeof(nbuf) - 1, 0);
+	nbuf[len > 0 ? len : 0] = '\0';
+	/* off again (a failed read also used the last one up) */
+	pwrite(f->nth, "0", 1, 0);
+	return len > 0 && !atoi(nbuf);
+}
+
+/* ---- userfaultfd ---- */
+
+#include <sys/mman.h>
+#include <linux/userfaultfd.h>
+
+int bd_uffd_open(struct bd_uffd *u, bool wp, char *why, size_t len)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	int ret;
+
+	memset(u, 0, sizeof(*u));
+	u->fd = -1;
+	u->wake[0] = u->wake[1] = -1;
+	u->wp = wp;
+	u->page = MAP_FAILED;
+	u->fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (u->fd < 0) {
+		ret = -errno;
+		snprintf(why, len, "userfaultfd(): %s%s", strerror(-ret),
+			 ret == -ENOSYS ? " (no CONFIG_USERFAULTFD)" : "");
+		return ret == -ENOSYS ? 1 : ret;
+	}
+	if (wp)
+		api.features = UFFD_FEATURE_PAGEFAULT_FLAG_WP;
+	if (ioctl(u->fd, UFFDIO_API, &api)) {
+		ret = -errno;
+		snprintf(why, len, "UFFDIO_API%s: %s",
+			 wp ? " (write-protect)" : "", strerror(-ret));
+		goto err;
+	}
+	if (wp && !(api.ioctls & (1ULL << _UFFDIO_REGISTER))) {
+		ret = 1;
+		snprintf(why, len, "userfaultfd cannot register");
+		goto err;
+	}
+	u->page = mmap(NULL, BD_PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	u->stage = calloc(1, BD_PAGE);
+	if (u->page == MAP_FAILED || !u->stage || pipe(u->wake)) {
+		ret = -ENOMEM;
+		snprintf(why, len, "no memory for the userfaultfd page");
+		goto err;
+	}
+	if (wp)
+		memset(u->page, 0, BD_PAGE);	/* present: WP needs a page */
+	pthread_mutex_init(&u->lock, NULL);
+	pthread_cond_init(&u->cond, NULL);
+	return 0;
+
+err:
+	close(u->fd);
+	u->fd = -1;
+	if (u->page != MAP_FAILED)
+		munmap(u->page, BD_PAGE);
+	u->page = MAP_FAILED;
+	free(u->stage);
+	u->stage = NULL;
+	return ret;
+}
+
+/* Resolve the one fault the page gets: as asked, or with EFAULT. */
+static void bd_uffd_resolve(struct bd_uffd *u, bool fault)
+{
+	struct uffdio_range range = {
+		.start = (unsigned long)u->page, .len = BD_PAGE,
+	};
+
+	if (fault) {
+		/* the retried access now fails its permission check */
+		mprotect(u->page, BD_PAGE, PROT_NONE);
+		ioctl(u->fd, UFFDIO_WAKE, &range);
+	} else if (u->wp) {
+		struct uffdio_writeprotect w = { .range = range, .mode = 0 };
+
+		ioctl(u->fd, UFFDIO_WRITEPROTECT, &w);
+	} else {
+		struct uffdio_copy c = {
+			.dst = (unsigned long)u->page,
+			.src = (unsigned long)u->stage,
+			.len = BD_PAGE,
+		};
+
+		ioctl(u->fd, UFFDIO_COPY, &c);
+	}
+}
+
+static void *bd_uffd_handler(void *arg)
+{
+	struct bd_uffd *u = arg;
+	struct pollfd p[2] = {
+		{ .fd = u->fd, .events = POLLIN },
+		{ .fd = u->wake[0], .events = POLLIN },
+	};
+	struct uffd_msg msg;
+	bool fault;
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			return NULL;
+		if (p[1].revents)
+			return NULL;
+		if (read(u->fd, &msg, sizeof(msg)) == sizeof(msg) &&
+		    msg.event == UFFD_EVENT_PAGEFAULT)
+			break;
+	}
+
+	pthread_mutex_lock(&u->lock);
+	u->addr = msg.arg.pagefault.address;
+	u->parked = true;
+	pthread_cond_broadcast(&u->cond);
+	while (!u->go)
+		pthread_cond_wait(&u->cond, &u->lock);
+	fault = u->fault;
+	pthread_mutex_unlock(&u->lock);
+	bd_uffd_resolve(u, fault);
+	return NULL;
+}
+
+int bd_uffd_arm(struct bd_uffd *u)
+{
+	struct uffdio_register reg = {
+		.range = { .start = (unsigned long)u->page, .len = BD_PAGE },
+		.mode = u->wp ? UFFDIO_REGISTER_MODE_WP :
+				UFFDIO_REGISTER_MODE_MISSING,
+	};
+	int ret;
+
+	if (ioctl(u->fd, UFFDIO_REGISTER, &reg))
+		return -errno;
+	if (u->wp) {
+		struct uffdio_writeprotect w = {
+			.range = reg.range, .mode = UFFDIO_WRITEPROTECT_MODE_WP,
+		};
+
+		if (ioctl(u->fd, UFFDIO_WRITEPROTECT, &w))
+			return -errno;
+	}
+	ret = -pthread_create(&u->thread, NULL, bd_uffd_handler, u);
+	if (!ret)
+		u->running = true;
+	return ret;
+}
+
+int bd_uffd_wait_parked(struct bd_uffd *u, int timeout_ms)
+{
+	struct timespec ts;
+	bool parked;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&u->lock);
+	while (!u->parked) {
+		if (pthread_cond_timedwait(&u->cond, &u->lock, &ts) == ETIMEDOUT)
+			break;
+	}
+	parked = u->parked;
+	pthread_mutex_unlock(&u->lock);
+	return parked ? 0 : -ETIMEDOUT;
+}
+
+void bd_uffd_release(struct bd_uffd *u, bool fault)
+{
+	if (!u->running)
+		return;
+	pthread_mutex_lock(&u->lock);
+	if (!u->go) {
+		u->go = true;
+		u->fault = fault;
+	}
+	pthread_cond_broadcast(&u->cond);
+	pthread_mutex_unlock(&u->lock);
+}
+
+void bd_uffd_close(struct bd_uffd *u)
+{
+	if (u->running) {
+		bd_uffd_release(u, false);
+		if (write(u->wake[1], "x", 1) < 0)
+			perror("uffd wake");
+		pthread_join(u->thread, NULL);
+		u->running = false;
+		pthread_cond_destroy(&u->cond);
+		pthread_mutex_destroy(&u->lock);
+	}
+	if (u->fd >= 0)
+		close(u->fd);	/* wakes any access still parked: EFAULT */
+	u->fd = -1;
+	if (u->wake[0] >= 0) {
+		close(u->wake[0]);
+		close(u->wake[1]);
+		u->wake[0] = u->wake[1] = -1;
+	}
+	if (u->page && u->page != MAP_FAILED)
+		munmap(u->page, BD_PAGE);
+	u->page = MAP_FAILED;
+	free(u->stage);
+	u->stage = NULL;
+}
+
+int bd_wait_wchan(pid_t tid, const char *func, int timeout_ms)
+{
+	char path[64], buf[128];
+	__u64 end = bd_now_ns() + (__u64)timeout_ms * BD_NSEC_PER_MSEC;
+	bool named = false;
+	long n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/wchan", (int)tid);
+	for (;;) {
+		n = bd_read_file(path, buf, sizeof(buf));
+		if (n > 0 && strcmp(buf, "0"))
+			named = true;
+		if (n > 0 && !strncmp(buf, func, strlen(func)))
+			return 0;
+		if (bd_now_ns() > end)
+			return named ? -ETIMEDOUT : -ENOENT;
+		usleep(10000);
+	}
+}

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <pthread.h>
+#include <sys/types.h>
 #include <linux/types.h>
 
 #include <linux/bar_dmabuf.h>
@@ -500,6 +501,34 @@ int bd_module_param_read(const char *module, const char *param, char *buf,
 int bd_module_params_string(const char *module, const char *const *names,
 			    unsigned int nr, char *buf, size_t len);
 
+/* ---- fault injection: /proc/thread-self/fail-nth (the debug kernel) ---- */
+
+/* The calling thread's fail-nth and the debugfs settings changed for it. */
+struct bd_fault {
+	int nth;		/* /proc/thread-self/fail-nth, or -1 */
+	char saved[4][8];	/* the settings as they were */
+};
+
+/*
+ * Open the calling thread's fail-nth and make every kind of fault
+ * injection quiet and GFP_KERNEL allocations failable: 0, or 1 when this
+ * kernel has no fault injection (a SKIP: the reason in @why).
+ */
+int bd_fault_open(struct bd_fault *f, char *why, size_t len);
+
+/* Put the settings back and close; safe on a zeroed or failed @f. */
+void bd_fault_close(struct bd_fault *f);
+
+/* Fail the @n-th fault point this thread passes from now on. */
+int bd_fault_arm(struct bd_fault *f, unsigned int n);
+
+/*
+ * Disarm; true if the armed fault was injected (fail-nth read back 0).
+ * Reading is itself a fault point: if it was the one left, the read
+ * fails, and that counts as not injected into the call.
+ */
+bool bd_fault_disarm(struct bd_fault *f);
+
 #define BD_IMP_MODULE	"bar_dmabuf_importer"
 
 /*
@@ -523,5 +552,59 @@ int bd_importer_swap(struct bd_importer_swap *s, const char *params);
 
 /* Load the importer back as it was before bd_importer_swap(): 0, -errno. */
 int bd_importer_restore(struct bd_importer_swap *s);
+
+/* ---- userfaultfd: stop a thread inside the kernel at a user copy ---- */
+
+/*
+ * One page that parks the first kernel access to it. MISSING: the page is
+ * empty until released (a copy_from_user() of it parks; @stage is what it
+ * then holds). WP: the page holds data and is write-protected (reads go
+ * through, a copy_to_user() into it parks). A handler thread reads the
+ * fault, says so (bd_uffd_wait_parked()) and waits for bd_uffd_release():
+ * the access then completes, or fails with EFAULT (@fault), as for a bad
+ * pointer. One fault per arm.
+ */
+struct bd_uffd {
+	int fd;			/* the userfaultfd, -1 if closed */
+	bool wp;		/* write-protect mode, else missing-page */
+	char *page;		/* the page, BD_PAGE bytes */
+	char *stage;		/* MISSING: the bytes the page gets */
+	int wake[2];		/* pipe that stops the handler early */
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool parked;		/* a fault arrived (@lock) */
+	bool go;		/* released (@lock) */
+	bool fault;		/* released with EFAULT (@lock) */
+	__u64 addr;		/* the faulting address */
+};
+
+/*
+ * Open @u in @wp or missing-page mode: 0, 1 when this kernel has no
+ * userfaultfd (or no write-protect for anonymous memory; the reason is
+ * in @why, a SKIP), or -errno (also in @why).
+ */
+int bd_uffd_open(struct bd_uffd *u, bool wp, char *why, size_t len);
+
+/* Register the page and start the handler (fill @page/@stage first). */
+int bd_uffd_arm(struct bd_uffd *u);
+
+/* Wait at most @timeout_ms for the parked access: 0 or -ETIMEDOUT. */
+int bd_uffd_wait_parked(struct bd_uffd *u, int timeout_ms);
+
+/* Let the parked access go on (@fault: make it fail with EFAULT). */
+void bd_uffd_release(struct bd_uffd *u, bool fault);
+
+/* Release whatever is parked, stop the handler, unmap; safe to repeat. */
+void bd_uffd_close(struct bd_uffd *u);
+
+/*
+ * Wait, checking every 10 ms, until thread @tid of this process sleeps
+ * in a kernel function whose name starts with @func (its wchan), at most
+ * @timeout_ms: 0, -ETIMEDOUT, or -ENOENT when wchan names nothing here
+ * (no kallsyms).
+ */
+int bd_wait_wchan(pid_t tid, const char *func, int timeout_ms);
 
 #endif /* BAR_DMABUF_SELFTEST_LIB_H */

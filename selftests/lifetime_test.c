@@ -1095,31 +1095,16 @@ FIXTURE(lastclose)
 	bool skipped;
 	struct bd_env e;
 	int buf;
-	int nth;		/* /proc/thread-self/fail-nth, or -1 */
-	char saved[4][8];	/* fault-injection settings as they were */
+	struct bd_fault fault;
 };
 
-#define FAULT_DIR	"/sys/kernel/debug"
 #define FAIL_NTH_MAX	64
-
-/*
- * The debugfs settings the fail-nth test changes (and puts back): failslab
- * also fails GFP_KERNEL allocations, and no kind of fault injection
- * prints a stack dump for each failure (the rig counts a "Call Trace" as
- * a kernel problem). fail-nth takes precedence over the rest.
- */
-static const char *const fault_settings[][2] = {
-	{ "failslab/ignore-gfp-wait", "N" },
-	{ "failslab/verbose", "0" },
-	{ "fail_page_alloc/verbose", "0" },
-	{ "fail_usercopy/verbose", "0" },
-};
 
 FIXTURE_SETUP(lastclose)
 {
 	self->buf = -1;
-	self->nth = -1;
-	memset(self->saved, 0, sizeof(self->saved));
+	memset(&self->fault, 0, sizeof(self->fault));
+	self->fault.nth = -1;
 	if (!bd_fixture_open(_metadata, &self->e, BAR_MIN, &self->skipped))
 		return;
 	self->buf = bd_env_export(&self->e, 0, 1);
@@ -1128,40 +1113,11 @@ FIXTURE_SETUP(lastclose)
 
 FIXTURE_TEARDOWN(lastclose)
 {
-	char path[96];
-	unsigned int i;
-
-	if (self->nth >= 0) {
-		pwrite(self->nth, "0", 1, 0);
-		close(self->nth);
-	}
-	for (i = 0; i < ARRAY_SIZE(fault_settings); i++) {
-		if (!self->saved[i][0])
-			continue;
-		snprintf(path, sizeof(path), FAULT_DIR "/%s",
-			 fault_settings[i][0]);
-		bd_write_file(path, self->saved[i]);
-	}
+	bd_fault_close(&self->fault);
 	bd_close(&self->buf);
 	bd_env_close(&self->e);
 	if (self->e.bdf)
 		bd_rebind(self->e.bdf);
-}
-
-/* Save debugfs file @file into @saved (up to 8 bytes) and write @val. */
-static int fault_set(const char *file, char *saved, const char *val)
-{
-	char path[96];
-	long n;
-
-	snprintf(path, sizeof(path), FAULT_DIR "/%s", file);
-	n = bd_read_file(path, saved, 8);
-	if (n <= 0) {
-		saved[0] = '\0';
-		return n ? (int)n : -ENOENT;
-	}
-	saved[strcspn(saved, "\n")] = '\0';
-	return bd_write_file(path, val);
 }
 
 /*
@@ -1177,46 +1133,23 @@ static int fault_set(const char *file, char *saved, const char *val)
  */
 TEST_F_TIMEOUT(lastclose, revoke_never_skipped_under_enomem, 300)
 {
-	char nbuf[16], why[64] = "";
-	unsigned int i, n, injected = 0;
+	char why[64] = "";
+	unsigned int n, injected = 0;
 	bool reached;
 	int ret, fresh;
-	ssize_t len;
 	__u32 h;
 
 	if (self->skipped)
 		return;
-	self->nth = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
-	if (self->nth < 0)
-		SKIP(return, "no /proc/thread-self/fail-nth: %s",
-		     "no CONFIG_FAULT_INJECTION (the rig's debug kernel has it)");
-	ret = fault_set(fault_settings[0][0], self->saved[0],
-			fault_settings[0][1]);
-	if (ret)
-		SKIP(return, "%s/%s: %s (CONFIG_FAILSLAB, %s)", FAULT_DIR,
-		     fault_settings[0][0], strerror(-ret),
-		     "CONFIG_FAULT_INJECTION_DEBUG_FS");
-	for (i = 1; i < ARRAY_SIZE(fault_settings); i++)
-		fault_set(fault_settings[i][0], self->saved[i],
-			  fault_settings[i][1]);
+	if (bd_fault_open(&self->fault, why, sizeof(why)))
+		SKIP(return, "%s", why);
+	why[0] = '\0';
 
 	for (n = 1; n <= FAIL_NTH_MAX; n++) {
-		len = snprintf(nbuf, sizeof(nbuf), "%u", n);
-		ASSERT_EQ(len, pwrite(self->nth, nbuf, len, 0));
+		ASSERT_EQ(0, bd_fault_arm(&self->fault, n));
 		ret = close(self->e.devfd) ? -errno : 0;
 		self->e.devfd = -1;
-		/*
-		 * Reading back is itself a fault point (a copy to user): if the
-		 * close left exactly one, the read fails with EFAULT. Either
-		 * way the close did not reach its n-th; only "0" says it did.
-		 */
-		len = pread(self->nth, nbuf, sizeof(nbuf) - 1, 0);
-		if (len < 0)
-			ASSERT_EQ(EFAULT, errno);
-		nbuf[len > 0 ? len : 0] = '\0';
-		reached = len > 0 && !atoi(nbuf);
-		/* Off again (an EFAULT here also used the last one up). */
-		pwrite(self->nth, "0", 1, 0);
+		reached = bd_fault_disarm(&self->fault);
 		EXPECT_EQ(0, ret) TH_LOG("n=%u: close: %s", n, strerror(-ret));
 
 		/* Whatever failed, the buffer was revoked. */
