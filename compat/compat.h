@@ -264,6 +264,19 @@ static inline void bar_dmabuf_compat_p2p_unmap(struct dma_buf_attachment *a,
 }
 #endif
 
+/*
+ * A BAR has no CPU cache line, but DMA-API debug tracks one per mapped
+ * address and WARNs past 7 live mappings of it: nine importers of one
+ * buffer are ordinary use. Say that overlap is fine where the kernel
+ * knows the attribute (7.2); 6.1 and 6.12 lack it, and Debian builds
+ * them without DMA-API debug.
+ */
+#ifdef DMA_ATTR_DEBUGGING_IGNORE_CACHELINES
+#define BAR_DMABUF_COMPAT_MMIO_ATTRS	DMA_ATTR_DEBUGGING_IGNORE_CACHELINES
+#else
+#define BAR_DMABUF_COMPAT_MMIO_ATTRS	0
+#endif
+
 /* =================== end of exporter (bar_dmabuf) section ================ */
 
 /* ============== importer (bar_dmabuf_importer) section ============== */

@@ -204,7 +204,7 @@ static void bar_dmabuf_p2p_unmap_res(struct device *dev, struct sg_table *sgt,
 
 	for_each_sg(sgt->sgl, sg, done, i)
 		dma_unmap_resource(dev, sg_dma_address(sg), sg_dma_len(sg),
-				   dir, 0);
+				   dir, BAR_DMABUF_COMPAT_MMIO_ATTRS);
 }
 
 static struct sg_table *bar_dmabuf_p2p_map_res(struct bar_dmabuf_buf *buf,
@@ -233,7 +233,8 @@ static struct sg_table *bar_dmabuf_p2p_map_res(struct bar_dmabuf_buf *buf,
 			size_t len = min(left, BAR_DMABUF_MAX_SEG);
 			dma_addr_t addr;
 
-			addr = dma_map_resource(dev, phys, len, dir, 0);
+			addr = dma_map_resource(dev, phys, len, dir,
+						BAR_DMABUF_COMPAT_MMIO_ATTRS);
 			if (dma_mapping_error(dev, addr)) {
 				ret = -ENOMEM;
 				goto err_unmap;
