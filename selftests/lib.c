@@ -12,11 +12,13 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <linux/userfaultfd.h>
 
 #include "lib.h"
 
@@ -1601,9 +1603,6 @@ bool bd_fault_disarm(struct bd_fault *f)
 
 /* ---- userfaultfd ---- */
 
-#include <sys/mman.h>
-#include <linux/userfaultfd.h>
-
 int bd_uffd_open(struct bd_uffd *u, bool wp, char *why, size_t len)
 {
 	struct uffdio_api api = { .api = UFFD_API };
@@ -1611,15 +1610,21 @@ int bd_uffd_open(struct bd_uffd *u, bool wp, char *why, size_t len)
 
 	memset(u, 0, sizeof(*u));
 	u->fd = -1;
-	u->wake[0] = u->wake[1] = -1;
+	u->wake[0] = -1;
+	u->wake[1] = -1;
 	u->wp = wp;
 	u->page = MAP_FAILED;
 	u->fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (u->fd < 0) {
 		ret = -errno;
-		snprintf(why, len, "userfaultfd(): %s%s", strerror(-ret),
-			 ret == -ENOSYS ? " (no CONFIG_USERFAULTFD)" : "");
-		return ret == -ENOSYS ? 1 : ret;
+		/* the sysctl exists exactly when CONFIG_USERFAULTFD does */
+		if (access("/proc/sys/vm/unprivileged_userfaultfd", F_OK)) {
+			snprintf(why, len, "userfaultfd(): %s (no CONFIG_USERFAULTFD)",
+				 strerror(-ret));
+			return 1;
+		}
+		snprintf(why, len, "userfaultfd(): %s", strerror(-ret));
+		return ret;
 	}
 	if (wp)
 		api.features = UFFD_FEATURE_PAGEFAULT_FLAG_WP;
@@ -1627,11 +1632,6 @@ int bd_uffd_open(struct bd_uffd *u, bool wp, char *why, size_t len)
 		ret = -errno;
 		snprintf(why, len, "UFFDIO_API%s: %s",
 			 wp ? " (write-protect)" : "", strerror(-ret));
-		goto err;
-	}
-	if (wp && !(api.ioctls & (1ULL << _UFFDIO_REGISTER))) {
-		ret = 1;
-		snprintf(why, len, "userfaultfd cannot register");
 		goto err;
 	}
 	u->page = mmap(NULL, BD_PAGE, PROT_READ | PROT_WRITE,
@@ -1794,7 +1794,8 @@ void bd_uffd_close(struct bd_uffd *u)
 	if (u->wake[0] >= 0) {
 		close(u->wake[0]);
 		close(u->wake[1]);
-		u->wake[0] = u->wake[1] = -1;
+		u->wake[0] = -1;
+		u->wake[1] = -1;
 	}
 	if (u->page && u->page != MAP_FAILED)
 		munmap(u->page, BD_PAGE);
