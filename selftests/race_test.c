@@ -57,6 +57,7 @@ static bool rt_setup(struct __test_metadata *_metadata, struct bd_env *e,
 
 static void rt_teardown(struct bd_env *e, struct bd_uffd *u, int *buf)
 {
+	bd_trace_stop();
 	bd_uffd_close(u);
 	bd_close(buf);
 	bd_env_close(e);
@@ -468,20 +469,27 @@ TEST_F_TIMEOUT(race, map_in_flight_when_the_mark_lands, 120)
  * the importer map again under a revoke that is still waiting. The
  * importer then detaches: the exporter's detach hands the mapping back,
  * which must end the revoke at once (0); then RESTORE succeeds and the
- * buffer maps again.
+ * buffer maps again. With CONFIG_DMABUF_DEBUG the core's copy of the
+ * table would leak (only the importer's unmap frees it): the importer
+ * unmaps at its detach there.
  */
 TEST_F_TIMEOUT(race, revoke_waiting_refuses_restore_and_ends_at_detach, 120)
 {
+	const char *dbg = bd_env("BAR_DMABUF_DMABUF_DEBUG");
+	__u32 bflags = BAR_DMABUF_IMP_DETACH_WITHOUT_UNMAP;
 	struct bd_async_revoke ar;
 	__u32 h, h2, nr = 0;
 
 	if (self->skipped)
 		return;
+	if (dbg && !strcmp(dbg, "y")) {
+		bflags = 0;
+		TH_LOG("CONFIG_DMABUF_DEBUG: the importer unmaps at detach");
+	}
 	self->buf = bd_env_export(&self->e, 0, 1);
 	ASSERT_LE(0, self->buf) TH_LOG("%s", self->e.why);
 	h = bd_fixture_attach(_metadata, &self->e, self->buf,
-			      BAR_DMABUF_IMP_UNMAP_ON_REQUEST,
-			      BAR_DMABUF_IMP_DETACH_WITHOUT_UNMAP, 0, true);
+			      BAR_DMABUF_IMP_UNMAP_ON_REQUEST, bflags, 0, true);
 
 	ASSERT_EQ(0, bd_async_revoke_start(&ar, self->e.devfd, self->buf, 0,
 					   REVOKE_MS));
@@ -599,6 +607,110 @@ TEST_F_TIMEOUT(race, last_dmabuf_close_while_revoke_all_sleeps_on_it, 120)
 	close(sync_fd);
 	close(other);
 	bd_env_close(&e2);
+	bd_fixture_check_kmsg(_metadata, self->e.kfd);
+}
+
+/* Wait, checking every 10 ms, for bar_dmabuf_@event of buffer @id. */
+static int wait_trace(const char *event, const char *bdf, int id,
+		      int timeout_ms)
+{
+	__u64 end = bd_now_ns() + (__u64)timeout_ms * BD_NSEC_PER_MSEC;
+	char *t;
+	int pos;
+
+	for (;;) {
+		t = bd_trace_read();
+		pos = t ? bd_trace_pos(t, event, bdf, id) : -1;
+		free(t);
+		if (pos >= 0)
+			return 0;
+		if (bd_now_ns() > end)
+			return -ETIMEDOUT;
+		usleep(10000);
+	}
+}
+
+/*
+ * Rules 4, 6 and 7, a fence added behind a batch's walk (20029e9). A
+ * REVOKE of all buffers {A, B}: the walk finds A drained (its
+ * fences_drained tracepoint fired, so it has passed A) and sleeps on B's
+ * held job. Only then a fence lands in A (a sync_file of a held job on C,
+ * exported after the revoke began, so not in its batch, imported into
+ * A). B's job signals: the walk reaches its end (B's fences_drained) and
+ * must look at the whole batch again under the lock, find A undrained,
+ * and return only after A's fence too has signalled.
+ */
+TEST_F_TIMEOUT(race, revoke_all_waits_for_a_fence_added_behind_its_walk, 120)
+{
+	struct dma_buf_import_sync_file isf = { 0 };
+	struct bd_async_revoke ar;
+	__u64 job_b = 0, job_c = 0;
+	int a, c, sync_fd = -1, id_a, id_b, ret;
+	__u32 hb, hc;
+
+	if (self->skipped)
+		return;
+	ret = bd_trace_start();
+	if (ret == -ENOENT)
+		SKIP(return, "no bar_dmabuf tracepoints on this kernel");
+	ASSERT_EQ(0, ret);
+	a = bd_env_export(&self->e, 0, 1);
+	ASSERT_LE(0, a) TH_LOG("%s", self->e.why);
+	self->buf = bd_env_export(&self->e, 1, 1);
+	ASSERT_LE(0, self->buf) TH_LOG("%s", self->e.why);
+	id_a = bd_debugfs_buffer_id(self->e.bdf, a);
+	id_b = bd_debugfs_buffer_id(self->e.bdf, self->buf);
+	ASSERT_LE(0, id_a);
+	ASSERT_LE(0, id_b);
+	hb = bd_fixture_attach(_metadata, &self->e, self->buf,
+			       BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true);
+	ASSERT_EQ(0, imp_submit(self->e.impfd, hb, BAR_DMABUF_IMP_JOB_HOLD,
+				BAR_DMABUF_IMP_USAGE_WRITE, 0, 64, NULL, 0,
+				&job_b, NULL));
+
+	ASSERT_EQ(0, bd_async_revoke_start(&ar, self->e.devfd, -1,
+					   BAR_DMABUF_ALL_BUFFERS, REVOKE_MS));
+	ASSERT_EQ(0, wait_trace("fences_drained", self->e.bdf, id_a,
+				EVENT_MS))
+		TH_LOG("the walk never passed A");
+
+	c = bd_env_export(&self->e, 2, 1);
+	ASSERT_LE(0, c) TH_LOG("%s", self->e.why);
+	hc = bd_fixture_attach(_metadata, &self->e, c,
+			       BAR_DMABUF_IMP_UNMAP_SYNC, 0, 0, true);
+	ASSERT_EQ(0, imp_submit(self->e.impfd, hc,
+				BAR_DMABUF_IMP_JOB_HOLD |
+				BAR_DMABUF_IMP_JOB_SYNC_FILE,
+				BAR_DMABUF_IMP_USAGE_WRITE, 0, 64, NULL, 0,
+				&job_c, &sync_fd));
+	isf.flags = DMA_BUF_SYNC_WRITE;
+	isf.fd = sync_fd;
+	ASSERT_EQ(0, ioctl(a, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &isf))
+		TH_LOG("IMPORT_SYNC_FILE: %s", strerror(errno));
+
+	ASSERT_EQ(0, imp_signal(self->e.impfd, job_b));
+	ASSERT_EQ(0, imp_wait_job(self->e.impfd, job_b, EVENT_MS, NULL, 0,
+				  NULL, NULL));
+	ASSERT_EQ(0, wait_trace("fences_drained", self->e.bdf, id_b,
+				EVENT_MS))
+		TH_LOG("the walk never saw B drained");
+	EXPECT_FALSE(bd_async_wait(&ar.a, BLOCKED_MS))
+		TH_LOG("the revoke returned (%d) with A's fence unsignalled",
+		       ar.a.ret);
+
+	ASSERT_EQ(0, imp_signal(self->e.impfd, job_c));
+	ASSERT_EQ(0, imp_wait_job(self->e.impfd, job_c, EVENT_MS, NULL, 0,
+				  NULL, NULL));
+	ASSERT_TRUE(bd_async_wait(&ar.a, PROMPT_MS));
+	bd_async_join(&ar.a);
+	EXPECT_EQ(0, ar.a.ret);
+	EXPECT_EQ(2, ar.out_nr);
+	bd_trace_stop();
+	EXPECT_EQ(0, imp_detach(self->e.impfd, hb));
+	EXPECT_EQ(0, imp_detach(self->e.impfd, hc));
+	close(sync_fd);
+	close(c);
+	close(a);
 	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
 
