@@ -52,22 +52,6 @@ static unsigned long read_hex_attr(const char *bdf, const char *attr)
 	return strtoul(buf, NULL, 16);
 }
 
-/* Entries of /proc/self/fd (the directory's own fd counted each time). */
-static int count_fds(void)
-{
-	struct dirent *d;
-	DIR *dir;
-	int n = 0;
-
-	dir = opendir("/proc/self/fd");
-	if (!dir)
-		return -errno;
-	while ((d = readdir(dir)))
-		n += d->d_name[0] != '.';
-	closedir(dir);
-	return n;
-}
-
 /*
  * A copy of @len bytes of @s in a page of its own that is then made
  * read-only: the kernel can read the struct there (get_user of its size,
@@ -382,7 +366,7 @@ TEST_F(dev, export_copy_out_fault_leaves_no_fd)
 		SKIP(return, "no memory BAR of 4 pages on %s", self->bdf);
 	ro = ro_copy(&ex, sizeof(ex));
 	ASSERT_NE(NULL, ro);
-	fds0 = count_fds();
+	fds0 = bd_nr_fds();
 	nbuf0 = bd_debugfs_nr_buffers(self->bdf);
 	ASSERT_LE(0, fds0);
 	ASSERT_LE(0, nbuf0) TH_LOG("debugfs: %s", strerror(-nbuf0));
@@ -390,13 +374,13 @@ TEST_F(dev, export_copy_out_fault_leaves_no_fd)
 	ret = ioctl(self->devfd, BAR_DMABUF_IOCTL_EXPORT, ro);
 	EXPECT_EQ(-1, ret);
 	EXPECT_EQ(EFAULT, errno);
-	EXPECT_EQ(fds0, count_fds()) TH_LOG("an fd was left behind");
+	EXPECT_EQ(fds0, bd_nr_fds()) TH_LOG("an fd was left behind");
 	EXPECT_EQ(nbuf0, bd_debugfs_nr_buffers(self->bdf))
 		TH_LOG("a buffer was left behind");
 	munmap(ro, BD_PAGE);
 
 	EXPECT_EQ(0, still_exports(self->devfd, self->bar));
-	EXPECT_EQ(fds0, count_fds());
+	EXPECT_EQ(fds0, bd_nr_fds());
 }
 
 /*
@@ -1151,7 +1135,7 @@ TEST_F(imp, copy_out_fault_leaves_nothing)
 		return;
 	ASSERT_EQ(0, imp_map(self->e.impfd, self->h, NULL));
 	ASSERT_EQ(0, imp_counters(self->e.impfd, &c0));
-	fds0 = count_fds();
+	fds0 = bd_nr_fds();
 	ASSERT_LE(0, fds0);
 
 	/* ATTACH */
@@ -1172,7 +1156,7 @@ TEST_F(imp, copy_out_fault_leaves_nothing)
 	EXPECT_EQ(-1, ret);
 	EXPECT_EQ(EFAULT, errno);
 	munmap(ro, BD_PAGE);
-	EXPECT_EQ(fds0, count_fds()) TH_LOG("SUBMIT left a sync_file fd behind");
+	EXPECT_EQ(fds0, bd_nr_fds()) TH_LOG("SUBMIT left a sync_file fd behind");
 	ASSERT_EQ(0, imp_counters(self->e.impfd, &c1));
 	EXPECT_EQ(c0.out_jobs_pending, c1.out_jobs_pending)
 		TH_LOG("SUBMIT left a job behind");
@@ -1190,7 +1174,7 @@ TEST_F(imp, copy_out_fault_leaves_nothing)
 				BAR_DMABUF_IMP_USAGE_WRITE, 0, 64, NULL, 0,
 				&job, &sync_fd));
 	EXPECT_LE(0, sync_fd);
-	EXPECT_EQ(fds0 + 1, count_fds());
+	EXPECT_EQ(fds0 + 1, bd_nr_fds());
 	EXPECT_EQ(0, imp_signal(self->e.impfd, job));
 	EXPECT_EQ(1, bd_poll_in(sync_fd, 10000));
 	EXPECT_EQ(0, imp_wait_job(self->e.impfd, job, 10000, NULL, 0, NULL,

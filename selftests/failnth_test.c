@@ -71,20 +71,6 @@ FIXTURE_TEARDOWN(nth)
 		bd_rebind(self->e.bdf);
 }
 
-static int nr_fds(void)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	struct dirent *d;
-	int n = 0;
-
-	if (!dir)
-		return -errno;
-	while ((d = readdir(dir)))
-		n += d->d_name[0] != '.';
-	closedir(dir);
-	return n - 1;	/* the directory's own */
-}
-
 /* What a call leaves behind, to compare before and after. */
 struct trace {
 	int fds;
@@ -94,7 +80,7 @@ struct trace {
 
 static void take(struct bd_env *e, struct trace *t)
 {
-	t->fds = nr_fds();
+	t->fds = bd_nr_fds();
 	t->buffers = bd_debugfs_nr_buffers(e->bdf);
 	imp_counters(e->impfd, &t->c);
 }

@@ -1902,20 +1902,6 @@ static void fz_check_counters(struct fz *f,
 		fz_dump_faults(f), fz_dump_jobs(f);
 }
 
-static int fz_count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		return -errno;
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n - 1;	/* the directory's own */
-}
-
 /* Let go of everything the run made; the device's buffers end live. */
 static void fz_wind_down(struct fz *f)
 {
@@ -2183,7 +2169,7 @@ static void fz_run(struct __test_metadata *_metadata,
 	ref0 = bd_module_refcnt("bar_dmabuf");
 	iref0 = bd_module_refcnt(BD_IMP_MODULE);
 	ASSERT_EQ(0, imp_counters(self->e.impfd, &c0));
-	fds0 = fz_count_fds();
+	fds0 = bd_nr_fds();
 	f = fz_setup(_metadata, &self->e, seed);
 	self->f = f;
 	ASSERT_NE(NULL, f);
@@ -2243,7 +2229,7 @@ static void fz_run(struct __test_metadata *_metadata,
 	/* whatever the run left revoked comes back */
 	EXPECT_EQ(0, bd_restore(self->e.devfd, -1, BAR_DMABUF_ALL_BUFFERS,
 				NULL));
-	fds1 = fz_count_fds();
+	fds1 = bd_nr_fds();
 	EXPECT_EQ(fds0, fds1) TH_LOG("fds before %d, after %d", fds0, fds1);
 	EXPECT_EQ(nbufs0, bd_debugfs_nr_buffers(self->e.bdf));
 	EXPECT_EQ(ref0, bd_module_refcnt("bar_dmabuf"));

@@ -2,6 +2,7 @@
 /*
  * Shared helpers of the bar_dmabuf selftests; see lib.h.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1822,4 +1823,18 @@ int bd_wait_wchan(pid_t tid, const char *func, int timeout_ms)
 			return named ? -ETIMEDOUT : -ENOENT;
 		usleep(10000);
 	}
+}
+
+int bd_nr_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *d;
+	int n = 0;
+
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir)))
+		n += d->d_name[0] != '.';
+	closedir(dir);
+	return n - 1;	/* the directory's own */
 }

@@ -466,6 +466,9 @@ int bd_p2p_provable(void);
  */
 const char *bd_p2p_proven_path(void);
 
+/* Open fds of this process (/proc/self/fd), or -errno. */
+int bd_nr_fds(void);
+
 /* Close *@fd if it is open and mark it closed. */
 void bd_close(int *fd);
 

@@ -123,21 +123,6 @@ static bool race_uffd(struct __test_metadata *_metadata, struct bd_uffd *u,
 	return true;
 }
 
-/* Entries of /proc/self/fd (the directory's own fd counted each time). */
-static int count_fds(void)
-{
-	struct dirent *d;
-	DIR *dir = opendir("/proc/self/fd");
-	int n = 0;
-
-	if (!dir)
-		return -errno;
-	while ((d = readdir(dir)))
-		n += d->d_name[0] != '.';
-	closedir(dir);
-	return n;
-}
-
 /* EXPORT with the command struct and ranges wherever the test put them. */
 struct export_arg {
 	int devfd;
@@ -221,7 +206,7 @@ TEST_F_TIMEOUT(removal, export_parked_before_the_lock_fails, 240)
 	export_req(&req, &self->e, (struct bar_dmabuf_range *)self->u.page);
 	stage_range(&self->u);
 	ASSERT_EQ(0, bd_uffd_arm(&self->u));
-	fds = count_fds();
+	fds = bd_nr_fds();
 
 	ASSERT_EQ(0, bd_async_start(&ex, export_fn, &x));
 	ASSERT_EQ(0, bd_uffd_wait_parked(&self->u, EVENT_MS))
@@ -236,7 +221,7 @@ TEST_F_TIMEOUT(removal, export_parked_before_the_lock_fails, 240)
 		       strerror(-ex.ret), req.out_fd);
 	if (!ex.ret)
 		close(req.out_fd);
-	EXPECT_EQ(fds, count_fds());
+	EXPECT_EQ(fds, bd_nr_fds());
 	EXPECT_EQ(0, bd_way_back(variant->way, self->e.bdf));
 	bd_fixture_check_kmsg(_metadata, self->e.kfd);
 }
@@ -269,13 +254,13 @@ static void answer_vs_unbind(struct __test_metadata *_metadata,
 	export_req(req, e, &range);
 	x.req = req;
 	ASSERT_EQ(0, bd_uffd_arm(u));
-	fds = count_fds();
+	fds = bd_nr_fds();
 	refs = bd_module_refcnt("bar_dmabuf");
 
 	ASSERT_EQ(0, bd_async_start(&ex, export_fn, &x));
 	ASSERT_EQ(0, bd_uffd_wait_parked(u, EVENT_MS))
 		TH_LOG("EXPORT never wrote its answer");
-	EXPECT_EQ(fds, count_fds())
+	EXPECT_EQ(fds, bd_nr_fds())
 		TH_LOG("an fd is visible before the answer naming it");
 	race_way_out(_metadata, e->bdf, BD_WAY_UNBIND);
 
@@ -284,7 +269,7 @@ static void answer_vs_unbind(struct __test_metadata *_metadata,
 	bd_async_join(&ex);
 	if (fault) {
 		EXPECT_EQ(-EFAULT, ex.ret);
-		EXPECT_EQ(fds, count_fds()) TH_LOG("a faulting answer left an fd");
+		EXPECT_EQ(fds, bd_nr_fds()) TH_LOG("a faulting answer left an fd");
 		EXPECT_EQ(refs, bd_module_refcnt("bar_dmabuf"))
 			TH_LOG("the buffer was not released");
 	} else {

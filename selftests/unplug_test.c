@@ -85,20 +85,6 @@ FIXTURE_TEARDOWN(load)
 		bd_way_back(variant->way, self->e.bdf);
 }
 
-static int nr_fds(void)
-{
-	struct dirent *d;
-	DIR *dir = opendir("/proc/self/fd");
-	int n = 0;
-
-	if (!dir)
-		return -errno;
-	while ((d = readdir(dir)))
-		n += d->d_name[0] != '.';
-	closedir(dir);
-	return n - 1;	/* the directory's own */
-}
-
 struct way_arg {
 	enum bd_way way;
 	const char *bdf;
@@ -302,7 +288,7 @@ TEST_F_TIMEOUT(load, removal_under_load_waits_and_leaves_nothing, 3600)
 	ASSERT_LT(0, cycles);
 	ASSERT_EQ(0, imp_counters(self->e.impfd, &c0));
 	refs0 = bd_module_refcnt("bar_dmabuf");
-	fds0 = nr_fds();
+	fds0 = bd_nr_fds();
 	ASSERT_LE(0, refs0);
 	for (cycle = 0; cycle < cycles; cycle++) {
 		one_cycle(_metadata, &self->e, variant->way, &self->away,
@@ -317,7 +303,7 @@ TEST_F_TIMEOUT(load, removal_under_load_waits_and_leaves_nothing, 3600)
 		EXPECT_EQ(refs0, bd_module_refcnt("bar_dmabuf"))
 			TH_LOG("cycle %d: module references left", cycle);
 		EXPECT_EQ(0, bd_debugfs_nr_buffers(self->e.bdf));
-		EXPECT_EQ(fds0, nr_fds()) TH_LOG("cycle %d: fds left", cycle);
+		EXPECT_EQ(fds0, bd_nr_fds()) TH_LOG("cycle %d: fds left", cycle);
 		if (FAILED())
 			break;
 	}
