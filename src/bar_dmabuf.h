@@ -50,7 +50,8 @@
 
 #include "compat.h"
 
-#define BAR_DMABUF_NAME_LEN	32	/* "0000:00:00.0" and friends */
+#define BAR_DMABUF_BDF_LEN	20	/* "ffffffff:ff:1f.7" at most */
+#define BAR_DMABUF_NAME_LEN	32	/* a BDF behind a prefix */
 #define BAR_DMABUF_MAX_DEVICES	16	/* entries in bdf= */
 
 /* module parameters (main.c) */
@@ -97,7 +98,7 @@ extern bool bar_dmabuf_allow_unproven_p2p;
 struct bar_dmabuf_dev {
 	struct kref kref;
 	struct pci_dev *pdev;
-	char name[BAR_DMABUF_NAME_LEN];
+	char name[BAR_DMABUF_BDF_LEN];
 	char misc_name[BAR_DMABUF_NAME_LEN];
 	struct miscdevice misc;
 	struct dentry *debugfs;

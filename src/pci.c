@@ -347,7 +347,7 @@ static int bar_dmabuf_pci_check(unsigned int i)
 {
 	struct device_driver *drv;
 	struct pci_dev *pdev;
-	char name[BAR_DMABUF_NAME_LEN];
+	char name[BAR_DMABUF_BDF_LEN];
 	int ret = 0;
 
 	bar_dmabuf_bdf_format(i, name, sizeof(name));
@@ -398,7 +398,7 @@ int bar_dmabuf_pci_register(void)
 		struct pci_dev *pdev = bar_dmabuf_bdf_get(i);
 		bool bound = pdev && READ_ONCE(pdev->dev.driver) ==
 				     &bar_dmabuf_pci_driver.driver;
-		char name[BAR_DMABUF_NAME_LEN];
+		char name[BAR_DMABUF_BDF_LEN];
 
 		pci_dev_put(pdev);
 		if (!bound) {
