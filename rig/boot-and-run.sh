@@ -25,6 +25,11 @@
 #   0000:07:00.0  ivshmem2  ivshmem-plain, BAR2 = RUNDIR/ivshmem2.bar (4M),
 #                           below the switch's first downstream port
 #   0000:08:00.0  edu1      a second edu, below its second downstream port
+#   0000:09:00.0  ivshmem3  ivshmem-plain on a root port of its own (rp6),
+#                           BAR2 = RUNDIR/ivshmem3.bar (4M): the device the
+#                           conformance test binds to vfio-pci, for VFIO's
+#                           dma-buf exporter (its IOMMU group holds only it)
+# (Root ports rp7 and rp8, addr 0x16 and 0x17, are kept for virtio-gpu.)
 #
 # Guest requests, as console lines:
 #   @@HOTPLUG del|add N@@    device_del / device_add ivshmem0 through the
@@ -73,10 +78,11 @@ rm -f "$run"/console.log "$run"/result "$run"/mon.in "$run"/mon.out
 : >"$run/result"
 mkfifo "$run/mon.in" "$run/mon.out"
 # The BAR backing files start as zeroes on every boot.
-rm -f "$run/ivshmem0.bar" "$run/ivshmem1.bar" "$run/ivshmem2.bar"
+rm -f "$run/ivshmem0.bar" "$run/ivshmem1.bar" "$run/ivshmem2.bar" "$run/ivshmem3.bar"
 truncate -s "$bar0" "$run/ivshmem0.bar"
 truncate -s "$bar1" "$run/ivshmem1.bar"
 truncate -s 4M "$run/ivshmem2.bar"
+truncate -s 4M "$run/ivshmem3.bar"
 
 cmdline="console=ttyS0,115200 rdinit=/init panic=-1 loglevel=7 mitigations=off"
 cmdline="$cmdline intel_iommu=on iommu.passthrough=0 iommu.strict=1"
@@ -114,6 +120,9 @@ qemu=(qemu-system-x86_64
 	-object "memory-backend-file,id=bar2,size=4M,mem-path=$run/ivshmem2.bar,share=on"
 	-device ivshmem-plain,id=ivshmem2,memdev=bar2,bus=sw0p0,addr=0
 	-device edu,id=edu1,bus=sw0p1,addr=0
+	-device pcie-root-port,id=rp6,bus=pcie.0,chassis=7,slot=7,addr=0x15
+	-object "memory-backend-file,id=bar3,size=4M,mem-path=$run/ivshmem3.bar,share=on"
+	-device ivshmem-plain,id=ivshmem3,memdev=bar3,bus=rp6,addr=0
 )
 
 # monitor CMD: one HMP command; QEMU holds both fifos open read-write, so

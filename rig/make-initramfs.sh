@@ -5,7 +5,8 @@
 #
 # Pack the guest: busybox-static, rig/guest/* (init, hotplug, aer, hostfile-check),
 # our modules (plus the distro modules they depend on, and RIG_EXTRA_MODULES,
-# default "vgem", when the kernel has them) with depmod run, the built selftests/
+# default "vgem vfio-pci vfio_iommu_type1": conformance_test's foreign
+# exporters, when the kernel has them) with depmod run, the built selftests/
 # directory as /selftests, tools/'s executables in /usr/bin, the guest
 # script as /rig/guest-script and ENVFILE
 # as /rig/env. Dynamically linked binaries get their libraries copied in.
@@ -94,7 +95,7 @@ if [ -d "$kmods/kernel" ]; then
 		depmod -b "${kmods%/lib/modules/"$KREL"}" "$KREL"
 	fi
 	# names whose closure we want: our dependencies + extras
-	want=${RIG_EXTRA_MODULES-vgem}
+	want=${RIG_EXTRA_MODULES-vgem vfio-pci vfio_iommu_type1}
 	for m in $mods; do
 		want="$want $(modinfo -F depends "$m" | tr ',' ' ')"
 	done

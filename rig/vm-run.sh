@@ -13,6 +13,7 @@
 #   BAR_DMABUF_IOBAR_BDF     pci-testdev, has an I/O BAR       (0000:04:00.0)
 #   BAR_DMABUF_SW_BDF        ivshmem2, below a PCIe switch       (0000:07:00.0)
 #   BAR_DMABUF_SW_IMPORTER_BDF  a second edu, below the same switch (0000:08:00.0)
+#   BAR_DMABUF_VFIO_BDF      ivshmem3, for vfio-pci (conformance_test) (0000:09:00.0)
 #   BAR_DMABUF_HOTPLUG       /rig/hotplug: `$BAR_DMABUF_HOTPLUG del|add`
 #                            unplugs/replugs ivshmem0 and waits for sysfs
 #   BAR_DMABUF_AER           /rig/aer: `$BAR_DMABUF_AER [fatal|nonfatal] [BDF]`
