@@ -44,9 +44,29 @@
 #   @@RIG-CHECK [not ]ok WHAT@@  a check of the guest's own (kmemleak and
 #                            DMA-API errors after the script, debug kernel)
 #   @@RIG-EXIT RC@@          the guest script's exit status
+#   @@SCREENDUMP W H SEED ACK@@  screendump gpu0's scanout and compare its
+#                            W x H pixels with virtio_gpu_test's pattern
+#                            of SEED (rig_gpu_pattern); the verdict goes to
+#                            the result and, as 4 bytes ("OK!!" or "BAD!"),
+#                            to ivshmem0.bar at byte ACK for the guest to read
+#   @@QEMU-TRACE EVENT ARGS ACK@@  wait (5 s at most) for a line "EVENT ARGS"
+#                            in RUNDIR/qemu-trace.log; verdict as above
+#
+# virtio-gpu (virtio_gpu_test): 0000:0a:00.0 gpu0 on root port rp7 (addr
+# 0x16; blob=true on kernels 6.14+, whose virtio-gpu imports foreign
+# dma-bufs dynamically as guest blobs) and 0000:0b:00.0 gpu1 on rp8 (0x17,
+# never blob: a static importer). QEMU 7.2 refuses blob=true unless it can
+# open /dev/udmabuf and finds a sealed memory-backend-memfd object (it only
+# checks it exists). The host kernel may lack udmabuf, so QEMU, and nothing
+# else, runs with rig/qemu/udmabuf-shim.c (built into $CACHE/qemu-shim/)
+# preloaded, which answers that one open with /dev/null; QEMU uses
+# udmabuf only for blobs of several host iovecs, and one range of
+# ivshmem0's RAM-backed BAR is one. QEMU traces virtio_gpu_cmd_* and guest
+# errors into RUNDIR/qemu-trace.log.
 #
 # RUNDIR/result lines: "guest_rc N" (absent: never finished), "timeout",
-# "hostfile ok|not ok OFF HEX", "check ok|not ok WHAT".
+# "hostfile ok|not ok OFF HEX", "check ok|not ok WHAT",
+# "screendump ok|not ok ...", "qemutrace ok|not ok ...".
 
 # Run by bash even when called as "sh script" (the Makefile does).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -149,11 +169,69 @@ hostfile_check() {
 	fi
 }
 
+# ack OFF WORD: the 4-byte answer to a guest request, at byte OFF of
+# ivshmem0.bar, where the guest polls it through a dma-buf mmap.
+ack() {
+	printf '%s' "$2" | dd of="$run/ivshmem0.bar" bs=1 seek="$1" conv=notrunc status=none
+}
+
+# screendump_check W H SEED ACK: dump gpu0's console, compare its pixels
+# with the pattern the guest wrote (rig_gpu_pattern).
+screendump_check() {
+	local w=$1 h=$2 seed=$3 off=$4 ppm=$run/screendump.ppm hdr got want i
+	hdr=$(printf 'P6\n%d %d\n255\n' "$w" "$h" | wc -c)
+	rm -f "$ppm"
+	monitor "screendump $ppm -f ppm gpu0"
+	# QEMU writes the file while it runs the command: wait for all of it
+	for ((i = 0; i < 50; i++)); do
+		[ "$(stat -c %s "$ppm" 2>/dev/null || echo 0)" -ge $((hdr + w * h * 3)) ] && break
+		sleep 0.1
+	done
+	got=$(head -c 20 "$ppm" 2>/dev/null | head -n2 | tr '\n' ' ')
+	if [ "$got" != "P6 $w $h " ]; then
+		echo "screendump not ok ${w}x$h seed $seed: dump is '$got'" >>"$run/result"
+		printf '    [rig] screendump: want a %dx%d P6, got "%s": NOT OK\n' "$w" "$h" "$got"
+		ack "$off" 'BAD!'
+		return
+	fi
+	got=$(od -An -v -tx1 -j "$hdr" -N $((w * h * 3)) "$ppm" | tr -d ' \n')
+	want=$(rig_gpu_pattern "$w" "$h" "$seed")
+	if [ "$got" = "$want" ]; then
+		echo "screendump ok ${w}x$h seed $seed" >>"$run/result"
+		printf '    [rig] screendump of gpu0: %dx%d pattern %d: ok\n' "$w" "$h" "$seed"
+		ack "$off" 'OK!!'
+	else
+		echo "screendump not ok ${w}x$h seed $seed: first pixels ${got:0:24}, want ${want:0:24}" >>"$run/result"
+		printf '    [rig] screendump of gpu0: first pixels %s, want %s: NOT OK\n' "${got:0:24}" "${want:0:24}"
+		ack "$off" 'BAD!'
+	fi
+}
+
+# qemutrace_check EVENT ARGS ACK: has QEMU traced "EVENT ARGS"?
+qemutrace_check() {
+	local ev=$1 args=$2 off=$3 i
+	for ((i = 0; i < 50; i++)); do
+		grep -qxF "$ev $args" "$run/qemu-trace.log" 2>/dev/null && break
+		sleep 0.1
+	done
+	if grep -qxF "$ev $args" "$run/qemu-trace.log" 2>/dev/null; then
+		echo "qemutrace ok $ev $args" >>"$run/result"
+		printf '    [rig] QEMU traced "%s %s": ok\n' "$ev" "$args"
+		ack "$off" 'OK!!'
+	else
+		echo "qemutrace not ok $ev $args" >>"$run/result"
+		printf '    [rig] QEMU never traced "%s %s": NOT OK\n' "$ev" "$args"
+		ack "$off" 'BAD!'
+	fi
+}
+
 watch_console() {
 	local line n=0 re_hp='@@HOTPLUG (del|add) ([0-9]+)@@' \
 		re_hf='@@HOSTFILE ([0-9]+) ([0-9a-fA-F]+)@@' re_exit='@@RIG-EXIT ([0-9]+)@@' \
 		re_aer='@@AER ([a-z0-9]+) ([A-Z_]+) ([0-9]+)@@' \
-		re_check='@@RIG-CHECK ((not )?ok [^@]*)@@'
+		re_check='@@RIG-CHECK ((not )?ok [^@]*)@@' \
+		re_sd='@@SCREENDUMP ([0-9]+) ([0-9]+) ([0-9]+) ([0-9]+)@@' \
+		re_qt='@@QEMU-TRACE ([a-z0-9_]+) ([^@]*) ([0-9]+)@@'
 	while IFS= read -r line; do
 		line=${line%$'\r'}
 		printf '%s\n' "$line"
@@ -176,6 +254,10 @@ watch_console() {
 			monitor "pcie_aer_inject_error ${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"
 		elif [[ $line =~ $re_hf ]]; then
 			hostfile_check "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+		elif [[ $line =~ $re_sd ]]; then
+			screendump_check "${BASH_REMATCH[@]:1}"
+		elif [[ $line =~ $re_qt ]]; then
+			qemutrace_check "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "${BASH_REMATCH[3]}"
 		elif [[ $line =~ $re_check ]]; then
 			echo "check ${BASH_REMATCH[1]}" >>"$run/result"
 		elif [[ $line =~ $re_exit ]]; then
@@ -183,6 +265,22 @@ watch_console() {
 		fi
 	done
 }
+
+# virtio-gpu: see the header. Blob resources from 6.14 on.
+gpu_blob=false
+if rig_gpu_blob "$KREL"; then gpu_blob=true; fi
+# shellcheck disable=SC2054 # commas are inside QEMU options
+qemu+=(
+	-device pcie-root-port,id=rp7,bus=pcie.0,chassis=8,slot=8,addr=0x16
+	-device "virtio-gpu-pci,id=gpu0,bus=rp7,addr=0,blob=$gpu_blob"
+	-device pcie-root-port,id=rp8,bus=pcie.0,chassis=9,slot=9,addr=0x17
+	-device virtio-gpu-pci,id=gpu1,bus=rp8,addr=0
+	-trace "enable=virtio_gpu_cmd_*" -d guest_errors -D "$run/qemu-trace.log"
+)
+if [ "$gpu_blob" = true ]; then
+	qemu+=(-object "memory-backend-memfd,id=gpumemfd,size=2M,seal=on")
+	qemu=(env "LD_PRELOAD=$(rig_qemu_shim)" "${qemu[@]}")
+fi
 
 say boot-and-run "$alias ($KREL): qemu ($tcg, $smp vCPU, ${mem}M, timeout ${timeout_s}s), run dir $run"
 printf '%q ' "${qemu[@]}" >"$run/qemu.cmd"

@@ -230,6 +230,12 @@ rig_guest_env() {
 	EOF
 	[ -z "$p2pdma" ] || echo "export BAR_DMABUF_P2PDMA=$p2pdma"
 	[ -z "$dmabuf_debug" ] || echo "export BAR_DMABUF_DMABUF_DEBUG=$dmabuf_debug"
+	# virtio_gpu_test's devices (boot-and-run.sh's rp7 and rp8)
+	cat <<-EOF
+		export BAR_DMABUF_GPU_BDF=0000:0a:00.0
+		export BAR_DMABUF_GPU_PLAIN_BDF=0000:0b:00.0
+		export BAR_DMABUF_GPU_BLOB=$(rig_load_kernel "$1" && rig_gpu_blob "$KREL" && echo y || echo n)
+	EOF
 	[ -z "${RIG_SOAK:-}" ] || cat <<-EOF
 		export BAR_DMABUF_TESTS="${SOAK_TESTS:-fuzz_test unplug_test concurrency_test}"
 		export BAR_DMABUF_FUZZ_CALLS=${SOAK_FUZZ_CALLS:-1000000}
@@ -243,4 +249,38 @@ rig_guest_env() {
 # Whole seconds since the epoch, for stage timings.
 rig_now() {
 	date +%s
+}
+
+# rig_qemu_shim: build (when its source changed) rig/qemu/udmabuf-shim.c
+# into the cache and print the .so's path. boot-and-run.sh preloads it into
+# its own QEMU process only (see there why).
+rig_qemu_shim() {
+	local src=$RIG_DIR/qemu/udmabuf-shim.c dir=$CACHE/qemu-shim so
+	so=$dir/udmabuf-shim-$(sha256sum "$src" | cut -c1-16).so
+	if [ ! -f "$so" ]; then
+		mkdir -p "$dir"
+		say qemu-shim "build $so"
+		gcc -O2 -Wall -Wextra -shared -fPIC -o "$so.tmp.$$" "$src" -ldl ||
+			die "cannot build $src"
+		mv -f "$so.tmp.$$" "$so"
+	fi
+	echo "$so"
+}
+
+# rig_gpu_blob KREL: does the rig give gpu0 blob resources on this kernel?
+# From 6.14, whose virtio-gpu imports foreign dma-bufs as guest blobs.
+rig_gpu_blob() {
+	[ "$(printf '%s\n' "$1" 6.14 | sort -V | head -n1)" = 6.14 ]
+}
+
+# rig_gpu_pattern W H SEED: the RGB bytes, in hex, of the W x H picture
+# virtio_gpu_test writes (pixel x, y: R = x + y + SEED, G = 13 y + SEED,
+# B = 7 x + SEED, all mod 256), as QEMU's PPM screendump holds them.
+rig_gpu_pattern() {
+	awk -v w="$1" -v h="$2" -v s="$3" 'BEGIN {
+		for (y = 0; y < h; y++)
+			for (x = 0; x < w; x++)
+				printf "%02x%02x%02x", (x + y + s) % 256, (y * 13 + s) % 256, (x * 7 + s) % 256
+		print ""
+	}'
 }

@@ -99,6 +99,9 @@ if [ -d "$kmods/kernel" ]; then
 	for m in $mods; do
 		want="$want $(modinfo -F depends "$m" | tr ',' ' ')"
 	done
+	# virtio_gpu_test's importers: virtio-gpu (and virtio-pci under it,
+	# unless built in)
+	want="$want ${RIG_GPU_MODULES-virtio-gpu virtio_pci}"
 	files=
 	for w in $want; do
 		line=$(grep -E "(^|/)${w//_/[_-]}\.ko(\.[gx]z|\.zst)?:" "$kmods/modules.dep" || true)

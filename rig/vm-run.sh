@@ -26,14 +26,17 @@
 #   BAR_DMABUF_P2PDMA        y|n: the kernel has CONFIG_PCI_P2PDMA (the
 #                            rig's CPU model makes its path provable)
 #   RIG_KERNEL               the KERNEL alias
+#   BAR_DMABUF_GPU_BDF       virtio-gpu gpu0, blob resources if
+#                            BAR_DMABUF_GPU_BLOB=y (6.14+)  (0000:0a:00.0)
+#   BAR_DMABUF_GPU_PLAIN_BDF virtio-gpu gpu1, never blob     (0000:0b:00.0)
 # The selftests are in /selftests. Without GUEST_SCRIPT: list the PCI devices.
 #
 # On the debug kernel, after GUEST_SCRIPT: kmemleak scans (must find
 # nothing) and the DMA-API debug error count (must be 0).
 #
 # Exit status: 0 all good; 1 the guest script failed; 2 kernel warnings in
-# the guest log, a kmemleak report or DMA-API errors; 3 timeout or no exit status from the guest; 4 a host-file
-# check failed; 5 fetch/build/pack failed. The run's files stay in
+# the guest log, a kmemleak report or DMA-API errors; 3 timeout or no exit status from the guest; 4 a host-side
+# check (host file, screendump, QEMU trace) failed; 5 fetch/build/pack failed. The run's files stay in
 # $CACHE/runs/<release>/<n>/ (console.log, result, *.bar, qemu.cmd).
 
 # Run by bash even when called as "sh script" (the Makefile does).
@@ -75,7 +78,7 @@ find "$base" -maxdepth 1 -name "run.*" -printf "%T@ %p\n" | sort -rn | tail -n +
 bash "$RIG_DIR/boot-and-run.sh" "$alias" "$n/initramfs.cpio.gz" "$n"
 
 rc=0
-grep -q '^hostfile not ok' "$n/result" && rc=4
+grep -q '^\(hostfile\|screendump\|qemutrace\) not ok' "$n/result" && rc=4
 bash "$RIG_DIR/check-kernel-log.sh" "$n/console.log" || rc=2
 grep -q '^check not ok' "$n/result" && rc=2
 if grep -q '^timeout' "$n/result" || ! grep -q '^guest_rc ' "$n/result"; then
