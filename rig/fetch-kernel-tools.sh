@@ -9,6 +9,9 @@
 #   scripts/checkpatch.pl, spelling.txt, const_structs.checkpatch,
 #   scripts/kernel-doc (+ tools/docs/kernel-doc*, tools/lib/python/),
 #   tools/testing/selftests/kselftest_harness.h, kselftest.h
+#   include/uapi/drm/{drm,drm_mode,virtgpu_drm}.h, linux/bits.h (raw, with
+#   __user): virtio_gpu_test's, as the host may have no DRM uapi headers;
+#   the selftests take them last (-idirafter)
 # With KSRC=/path/to/linux they come from that tree instead (nothing copied).
 #
 # Output contract (stdout, one line; progress goes to stderr):
@@ -27,7 +30,9 @@ want=selftests
 
 files="scripts/checkpatch.pl scripts/spelling.txt scripts/const_structs.checkpatch
 scripts/kernel-doc tools/testing/selftests/kselftest_harness.h
-tools/testing/selftests/kselftest.h"
+tools/testing/selftests/kselftest.h
+include/uapi/drm/drm.h include/uapi/drm/drm_mode.h include/uapi/drm/virtgpu_drm.h
+include/uapi/linux/bits.h"
 
 emit() {
 	if [ "$want" = tree ]; then
@@ -53,7 +58,12 @@ EOF
 dir=$CACHE/tools/${pkg}_$ver
 exec 6>"$CACHE/locks/tools"
 flock 6
-if [ ! -f "$dir/.done" ]; then
+# (again when a file was added to the list since)
+missing=
+for f in $files; do
+	[ -e "$dir/$f" ] || missing=1
+done
+if [ ! -f "$dir/.done" ] || [ -n "$missing" ]; then
 	say fetch-kernel-tools "extract checkpatch, kernel-doc, kselftest headers from $(basename "$deb")"
 	rm -rf "$dir"
 	mkdir -p "$dir"
