@@ -9,8 +9,13 @@
  * ranges of the largest memory BAR as one dma-buf, writes them through the
  * mmap, lets the importer read them by DMA, then revokes while the importer
  * holds a fence and keeps reading late: the revoke returns only after the
- * fence signalled and the importer unmapped. Ends with a restore and the
- * importer's timeline.
+ * fence signalled and the importer unmapped. A second attachment of the same
+ * buffer unmaps inside its invalidate callback. Ends with a restore, the
+ * importer's timeline and a chart of the revoke (timeline.c).
+ *
+ * Exits 1 when the story went wrong: an ioctl failed, or the revoke
+ * returned early (before the fence signalled or an attachment unmapped),
+ * or a late read failed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,12 +33,16 @@
 #include <linux/bar_dmabuf.h>
 #include <linux/bar_dmabuf_importer.h>
 
+#include "timeline.h"
+
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define HOLD_MS		1500
 #define WINDOW_MS	400
+#define MAX_EVENTS	512
 
 static const char *prog = "bar-dmabuf-demo";
 static uint64_t t0;
+static int failures;
 
 static uint64_t now_ns(void)
 {
@@ -61,6 +70,20 @@ static void die(const char *what)
 	exit(1);
 }
 
+/* A broken promise of the protocol: say so, and exit 1 at the end. */
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("[%7.1f ms] FAILED: ", (now_ns() - t0) / 1e6);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	failures++;
+}
+
 static void xioctl(int fd, unsigned long cmd, void *arg, const char *what)
 {
 	if (ioctl(fd, cmd, arg))
@@ -71,6 +94,7 @@ struct revoke_ctx {
 	int devfd;
 	int buf;
 	int ret;
+	uint64_t start_ns;
 	uint64_t end_ns;
 };
 
@@ -81,8 +105,9 @@ static void *revoke_thread(void *arg)
 		.size = sizeof(rv), .fd = r->buf, .timeout_ms = 30000,
 	};
 
+	r->start_ns = now_ns();
 	r->ret = ioctl(r->devfd, BAR_DMABUF_IOCTL_REVOKE, &rv) ? -errno : 0;
-	r->end_ns = now_ns();
+	__atomic_store_n(&r->end_ns, now_ns(), __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -102,17 +127,26 @@ static const char *const ev_names[] = {
 	[BAR_DMABUF_IMP_EV_DMA_FAULT] = "DMA FAULT",
 };
 
-static void show_timeline(int impfd, __u32 h)
+/* An attachment's whole timeline into @ev (MAX_EVENTS); returns its length. */
+static unsigned int read_log(int impfd, __u32 h,
+			     struct bar_dmabuf_imp_event *ev)
 {
-	struct bar_dmabuf_imp_event ev[512];
 	struct bar_dmabuf_imp_read_log rl = {
-		.size = sizeof(rl), .handle = h, .max_events = 512,
+		.size = sizeof(rl), .handle = h, .max_events = MAX_EVENTS,
 		.events_ptr = (uintptr_t)ev,
 	};
-	unsigned int i, late = 0;
 
 	xioctl(impfd, BAR_DMABUF_IMP_IOCTL_READ_LOG, &rl, "read log");
-	for (i = 0; i < rl.out_nr_events; i++) {
+	return rl.out_nr_events;
+}
+
+static void show_timeline(int impfd, __u32 h)
+{
+	static struct bar_dmabuf_imp_event ev[MAX_EVENTS];
+	unsigned int i, n, late = 0;
+
+	n = read_log(impfd, h, ev);
+	for (i = 0; i < n; i++) {
 		const char *name = ev[i].type < ARRAY_SIZE(ev_names) ?
 				   ev_names[ev[i].type] : NULL;
 
@@ -121,8 +155,8 @@ static void show_timeline(int impfd, __u32 h)
 			if (late++)
 				continue;
 		}
-		printf("    %9.1f ms  %-20s arg %llu result %d\n",
-		       ((int64_t)ev[i].ts_ns - (int64_t)t0) / 1e6,
+		printf("    %9.1f ms  att %u  %-20s arg %llu result %d\n",
+		       ((int64_t)ev[i].ts_ns - (int64_t)t0) / 1e6, h,
 		       name ? name : "?", (unsigned long long)ev[i].arg,
 		       ev[i].result);
 	}
@@ -153,12 +187,57 @@ static int demo_read(int impfd, __u32 handle, __u64 offset, char *data,
 	return wj.out_status;
 }
 
+/*
+ * What the chart shows, checked: after the revoke started, @row's mapping
+ * was invalidated and then unmapped before the revoke returned, and every
+ * late read in between succeeded (at least one if @want_late).
+ */
+static void check_row(const struct tl_revoke *rv, const struct tl_row *row,
+		      int want_late)
+{
+	uint64_t inval = 0, unmap = 0;
+	unsigned int i, late = 0, late_bad = 0;
+
+	for (i = 0; i < row->nr; i++) {
+		const struct bar_dmabuf_imp_event *ev = &row->ev[i];
+
+		if (ev->ts_ns < rv->start_ns)
+			continue;
+		if (ev->type == BAR_DMABUF_IMP_EV_INVALIDATE && ev->arg && !inval)
+			inval = ev->ts_ns;
+		if (ev->type == BAR_DMABUF_IMP_EV_UNMAP && inval && !unmap)
+			unmap = ev->ts_ns;
+		if (ev->type == BAR_DMABUF_IMP_EV_LATE_READ && inval && !unmap) {
+			late++;
+			late_bad += !!ev->result;
+		}
+	}
+	if (!inval)
+		fail("%s: no invalidate of its mapping", row->label);
+	else if (!unmap)
+		fail("%s: never unmapped", row->label);
+	else if (unmap > rv->end_ns)
+		fail("%s: unmapped %.1f ms after the revoke returned", row->label,
+		     (unmap - rv->end_ns) / 1e6);
+	if (want_late && !late)
+		fail("%s: no late read between invalidate and unmap", row->label);
+	if (late_bad)
+		fail("%s: %u of %u late reads failed", row->label, late_bad, late);
+}
+
 int main(int argc, char **argv)
 {
 	struct bar_dmabuf_info info = { .size = sizeof(info) };
 	struct bar_dmabuf_range ranges[2];
 	struct bar_dmabuf_export ex = { .size = sizeof(ex) };
 	struct bar_dmabuf_imp_attach at = { .size = sizeof(at) };
+	struct bar_dmabuf_imp_attach at2 = { .size = sizeof(at2) };
+	static struct bar_dmabuf_imp_event log1[MAX_EVENTS], log2[MAX_EVENTS];
+	struct tl_row rows[2] = {
+		{ .label = "att 1 (worker unmap)", .ev = log1 },
+		{ .label = "att 2 (sync unmap)", .ev = log2 },
+	};
+	struct tl_revoke rv = { .width = 60 };
 	struct bar_dmabuf_imp_handle mh = { .size = sizeof(mh) };
 	struct bar_dmabuf_imp_behaviour bh = { .size = sizeof(bh) };
 	struct bar_dmabuf_imp_submit sub = { .size = sizeof(sub) };
@@ -172,7 +251,7 @@ int main(int argc, char **argv)
 	unsigned char *cpu;
 	long page = sysconf(_SC_PAGESIZE);
 	int devfd, impfd, bar = -1, i, status;
-	uint64_t signal_ns;
+	uint64_t signal_ns, fence_ns = 0;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s BDF\n", prog);
@@ -238,6 +317,23 @@ int main(int argc, char **argv)
 			   "submit read");
 	step("importer read by DMA through its IOMMU: \"%s\" (status %d)",
 	     data, status);
+	if (status || strncmp(data, "hello from the CPU", 18))
+		fail("the importer did not read what the CPU wrote");
+
+	/* a second attachment, whose invalidate callback unmaps at once */
+	at2.dmabuf_fd = ex.out_fd;
+	xioctl(impfd, BAR_DMABUF_IMP_IOCTL_ATTACH, &at2, "second attach");
+	memset(&bh, 0, sizeof(bh));
+	bh.size = sizeof(bh);
+	bh.handle = at2.out_handle;
+	bh.unmap_mode = BAR_DMABUF_IMP_UNMAP_SYNC;
+	bh.late_read_interval_ms = 1;
+	xioctl(impfd, BAR_DMABUF_IMP_IOCTL_SET_BEHAVIOUR, &bh, "behaviour 2");
+	memset(&mh, 0, sizeof(mh));
+	mh.size = sizeof(mh);
+	mh.handle = at2.out_handle;
+	xioctl(impfd, BAR_DMABUF_IMP_IOCTL_MAP, &mh, "second map");
+	step("a second attachment of the same buffer mapped it too; it will unmap inside the invalidate");
 
 	/* 4. a job the "hardware" holds, then revoke */
 	memset(&sub, 0, sizeof(sub));
@@ -265,19 +361,41 @@ int main(int argc, char **argv)
 	we.type = BAR_DMABUF_IMP_EV_UNMAP;
 	we.timeout_ms = HOLD_MS;
 	if (!ioctl(impfd, BAR_DMABUF_IMP_IOCTL_WAIT_EVENT, &we) || errno != ETIMEDOUT)
-		step("unexpected: the importer unmapped with a fence still held");
-	step("%d ms later the revoke is %s (fence still held)", HOLD_MS,
-	     r.end_ns ? "DONE: wrong!" : "still waiting, as it must");
+		fail("the importer unmapped with a fence still held");
+	if (__atomic_load_n(&r.end_ns, __ATOMIC_ACQUIRE))
+		fail("%d ms later the revoke has returned, with a fence unsignalled",
+		     HOLD_MS);
+	else
+		step("%d ms later the revoke is still waiting, as it must (fence still held)",
+		     HOLD_MS);
 	sig.job = sub.out_job;
 	xioctl(impfd, BAR_DMABUF_IMP_IOCTL_SIGNAL, &sig, "signal");
 	signal_ns = now_ns();
 	step("test signalled the held job's fence");
 	pthread_join(thr, NULL);
-	step("REVOKE returned %s, %.1f ms after the fence signalled (rules 4-6)",
-	     r.ret ? strerror(-r.ret) : "0", (r.end_ns - signal_ns) / 1e6);
+	if (r.ret)
+		fail("REVOKE returned %s", strerror(-r.ret));
+	else if (r.end_ns < signal_ns)
+		fail("REVOKE had returned 0 %.1f ms before the fence signalled",
+		     (signal_ns - r.end_ns) / 1e6);
+	else
+		step("REVOKE returned 0, %.1f ms after the fence signalled (rules 4-6)",
+		     (r.end_ns - signal_ns) / 1e6);
+	/* the logs as they were at the return, for the chart */
+	rows[0].nr = read_log(impfd, at.out_handle, log1);
+	rows[1].nr = read_log(impfd, at2.out_handle, log2);
+	rv.start_ns = r.start_ns;
+	rv.end_ns = r.end_ns;
 	wj.job = sub.out_job;
 	wj.timeout_ms = 10000;
-	ioctl(impfd, BAR_DMABUF_IMP_IOCTL_WAIT_JOB, &wj);
+	if (ioctl(impfd, BAR_DMABUF_IMP_IOCTL_WAIT_JOB, &wj))
+		die("wait held job");
+	fence_ns = wj.out_signal_ns;
+	if (fence_ns > r.end_ns)
+		fail("the held fence signalled %.1f ms after the revoke returned",
+		     (fence_ns - r.end_ns) / 1e6);
+	check_row(&rv, &rows[0], 1);
+	check_row(&rv, &rows[1], 0);
 
 	memset(&sub, 0, sizeof(sub));
 	sub.size = sizeof(sub);
@@ -296,9 +414,16 @@ int main(int argc, char **argv)
 
 	printf("\nThe importer's timeline (ms since the start):\n");
 	show_timeline(impfd, at.out_handle);
+	show_timeline(impfd, at2.out_handle);
+
+	printf("\n");
+	tl_draw(stdout, &rv, rows, 2);
 	munmap(cpu, ex.out_length);
 	close(impfd);
 	close(ex.out_fd);
 	close(devfd);
-	return r.ret ? 1 : 0;
+	if (failures)
+		printf("\n%s: %d thing(s) went wrong (FAILED above)\n", prog,
+		       failures);
+	return failures ? 1 : 0;
 }
