@@ -3,7 +3,7 @@
 #
 # usage: rig/make-initramfs.sh KERNEL GUEST_SCRIPT OUTPUT.cpio.gz ENVFILE
 #
-# Pack the guest: busybox-static, rig/guest/* (init, hotplug, aer, hostfile-check),
+# Pack the guest: busybox-static, rig/guest/* (init, hotplug, aer, hostfile-check, demo),
 # our modules (plus the distro modules they depend on, and RIG_EXTRA_MODULES,
 # default "vgem vfio-pci vfio_iommu_type1": conformance_test's foreign
 # exporters, when the kernel has them) with depmod run, the built selftests/
@@ -41,7 +41,7 @@ ldd /bin/busybox >/dev/null 2>&1 && die "/bin/busybox is not static: install bus
 cp /bin/busybox "$stage/bin/busybox"
 cp "$RIG_DIR"/guest/init "$stage/init"
 cp "$RIG_DIR"/guest/hotplug "$RIG_DIR"/guest/aer "$RIG_DIR"/guest/hostfile-check \
-	"$stage/rig/"
+	"$RIG_DIR"/guest/demo "$stage/rig/"
 cp "$script" "$stage/rig/guest-script"
 cp "$envfile" "$stage/rig/env"
 chmod 755 "$stage/init" "$stage/rig/"*
