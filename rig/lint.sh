@@ -9,6 +9,9 @@
 #                src/ importer/ include/ compat/ selftests/
 #   kernel-doc   scripts/kernel-doc -none -Wall on the uapi headers and on
 #                every file that exports a symbol
+#   troubleshooting table  every message of warning level or above in src/
+#                and importer/ has a row in docs/troubleshooting.md, and every
+#                row names one (rig/check-messages.pl)
 #   W=1          the modules built against 6.1's headers with W=1
 #   sparse       the same with C=2
 # checkpatch and kernel-doc come from rig/fetch-kernel-tools.sh (sid's
@@ -61,6 +64,13 @@ say lint "kernel-doc -none -Wall on:" $docs
 out=$("$tools/scripts/kernel-doc" -none -Wall $docs 2>&1) || true
 if [ -n "$out" ]; then echo "$out" | sed 's/^/    /'; fi
 part kernel-doc "$(echo -n "$out" | grep -c .)" "$(echo -n "$out" | grep -c .) warning(s)"
+
+# --- the troubleshooting table against the sources' messages
+say lint "troubleshooting table: rig/check-messages.pl"
+rc=0
+out=$(perl "$RIG_DIR/check-messages.pl" "$TREE_DIR" 2>&1) || rc=$?
+echo "$out" | sed 's/^/    /'
+part "troubleshooting table" "$rc" "$(echo "$out" | tail -n 1)"
 
 # --- W=1 and sparse builds against 6.1's headers, in a copy of the tree
 bash "$RIG_DIR/fetch-kernel.sh" 6.1 >/dev/null || die "cannot fetch 6.1"
