@@ -6,7 +6,7 @@
 # Copy the working tree into $CACHE/build/<release>/tree and build there:
 # the modules with `make KDIR=<kbuild dir>` (inside the sid chroot for sid's
 # kernel), then the selftests with `make -C selftests LDFLAGS=-static` when
-# selftests/Makefile exists, and tools/ (bar-dmabuf-ctl) likewise. The copy keeps the source tree clean and lets
+# selftests/Makefile exists, and tools/ (bar-dmabuf and the demo, bench) likewise. The copy keeps the source tree clean and lets
 # several kernels build side by side.
 #
 # RIG_REQUIRE_MODULES=1 (set by check.sh): a tree without src/Kbuild is an

@@ -122,7 +122,7 @@ if [ -d "$tree/selftests" ]; then
 	cp -a "$tree/selftests" "$stage/selftests"
 fi
 
-# The project's tools (bar-dmabuf-ctl) on the PATH.
+# The project's tools (bar-dmabuf, bar-dmabuf-demo, bar-dmabuf-bench) on the PATH.
 if [ -d "$tree/tools" ]; then
 	find "$tree/tools" -maxdepth 1 -type f -perm -u+x ! -name '*.sh' \
 		-exec cp {} "$stage/usr/bin/" \;
