@@ -25,6 +25,18 @@ log=$CACHE/demo/demo.log
 : >"$log"
 status=$CACHE/demo/story.status
 
+# progress LINE: one line of our own for the rig's long steps, so a cold
+# machine does not look stuck (the details are in the log)
+progress() {
+	case $1 in
+	"==> install-deps: missing:"*) say demo "installing Debian packages:${1#*missing:}" ;;
+	"==> fetch-kernel: "*" from "*": "*) say demo "downloading the $kernel kernel (first run only)" ;;
+	"==> sid-chroot: mmdebstrap"*) say demo "making the sid build chroot (first run only, a few minutes)" ;;
+	"==> build-for-kernel: "*": copy "*) say demo "building the modules, selftests and tools" ;;
+	"==> boot-and-run: "*": qemu ("*) say demo "booting the VM (QEMU without KVM)" ;;
+	esac
+}
+
 # story_filter: every line to the log; the story's lines also to stdout.
 # Writes the story's end status (or "none") to $status.
 story_filter() {
@@ -39,14 +51,14 @@ story_filter() {
 			end=${BASH_REMATCH[1]}
 		elif [ "$in" = 1 ]; then
 			printf '%s\n' "$line"
-		elif [[ $line == "==> boot-and-run: "*": qemu ("* ]]; then
-			say demo "booting the VM (QEMU without KVM: about a minute)"
+		else
+			progress "$line"
 		fi
 	done
 	echo "$end" >"$status"
 }
 
-say demo "kernel $kernel; installing what is missing, fetching the kernel, building (log: $log)"
+say demo "kernel $kernel; the details go to $log"
 set +e
 {
 	bash "$RIG_DIR/install-deps.sh" &&
