@@ -5,7 +5,15 @@
 #   make [KDIR=/path/to/kernel/build]   build both modules (default: the
 #                                       running kernel's headers)
 #   make W=1 | make C=2                 extra warnings | sparse
-#   make install                        modules_install into updates/
+#   make modules_install                the modules into updates/ of KDIR's
+#                                       kernel (was `make install`)
+#   make install [DESTDIR=] [PREFIX=]   the uapi headers, bar-dmabuf and its
+#                                       man page, the udev rule and a
+#                                       modprobe.d example (PREFIX=/usr/local;
+#                                       UDEVDIR, MODPROBEDIR, DKMSDIR: where)
+#   make uninstall                      removes what install put there
+#   make deb                            Debian packages bar-dmabuf-dkms and
+#                                       bar-dmabuf-tools in build/deb/
 #   make dkms-install                   (as root) dkms add + build + install
 #                                       for the running kernel
 #   make kselftest                      build and run the selftests on this
@@ -23,8 +31,9 @@ KDIR ?= /lib/modules/$(shell uname -r)/build
 COMPAT_H := compat/generated/bar_dmabuf_probes.h
 PROBES := $(wildcard compat/probes/*.c)
 
-.PHONY: all modules compat clean install dkms-install selftests kselftest \
-	lint check demo bench soak
+.PHONY: all modules compat clean modules_install install uninstall tools \
+	install-dkms-src deb dkms-install selftests kselftest lint check demo \
+	bench soak
 
 all: modules
 
@@ -36,8 +45,55 @@ compat:
 modules: compat
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
-install: modules
+modules_install: modules
 	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_DIR=updates modules_install
+
+# What `make install` puts where. DESTDIR is prepended to each.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/sbin
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+UDEVDIR ?= /etc/udev/rules.d
+MODPROBEDIR ?= /etc/modprobe.d
+INSTALL ?= install
+VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+INSTALLED := $(BINDIR)/bar-dmabuf $(MANDIR)/man8/bar-dmabuf.8 \
+	$(INCLUDEDIR)/linux/bar_dmabuf.h \
+	$(INCLUDEDIR)/linux/bar_dmabuf_importer.h \
+	$(UDEVDIR)/60-bar-dmabuf.rules $(MODPROBEDIR)/bar-dmabuf.conf
+
+tools:
+	$(MAKE) -C tools bar-dmabuf
+
+install: tools
+	$(INSTALL) -D -m 755 tools/bar-dmabuf $(DESTDIR)$(BINDIR)/bar-dmabuf
+	$(INSTALL) -D -m 644 tools/bar-dmabuf.8 \
+		$(DESTDIR)$(MANDIR)/man8/bar-dmabuf.8
+	$(INSTALL) -D -m 644 include/uapi/linux/bar_dmabuf.h \
+		$(DESTDIR)$(INCLUDEDIR)/linux/bar_dmabuf.h
+	$(INSTALL) -D -m 644 include/uapi/linux/bar_dmabuf_importer.h \
+		$(DESTDIR)$(INCLUDEDIR)/linux/bar_dmabuf_importer.h
+	$(INSTALL) -D -m 644 udev/60-bar-dmabuf.rules \
+		$(DESTDIR)$(UDEVDIR)/60-bar-dmabuf.rules
+	$(INSTALL) -D -m 644 modprobe.d/bar-dmabuf.conf \
+		$(DESTDIR)$(MODPROBEDIR)/bar-dmabuf.conf
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+
+# The module sources as dkms wants them in /usr/src/<name>-<version>
+# (the Debian package's bar-dmabuf-dkms).
+DKMSDIR ?= /usr/src/bar-dmabuf-$(VERSION)
+install-dkms-src:
+	$(INSTALL) -d $(DESTDIR)$(DKMSDIR)
+	tar --exclude='*.o' --exclude='*.ko' --exclude='*.mod*' \
+		--exclude='.*' --exclude='*.order' --exclude='*.symvers' \
+		-cf - Makefile Kbuild dkms.conf src importer include \
+		compat/compat.h compat/run-probes.sh compat/probes | \
+		tar -C $(DESTDIR)$(DKMSDIR) -xf -
+
+deb:
+	sh rig/deb.sh build
 
 dkms-install:
 	sh rig/dkms-install.sh
@@ -50,7 +106,8 @@ clean:
 selftests:
 	$(MAKE) -C selftests
 
-kselftest: selftests
+# cli_test runs tools/bar-dmabuf
+kselftest: selftests tools
 	sh selftests/run_kselftest.sh
 
 lint:

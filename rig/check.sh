@@ -6,6 +6,11 @@
 # The whole suite, in numbered stages:
 #   0  install-deps      missing Debian packages, with apt-get
 #   1  lint              checkpatch, kernel-doc, W=1, sparse (rig/lint.sh)
+#      install           make install/uninstall into a DESTDIR, with and
+#                        without PREFIX (rig/install-check.sh; one test)
+#      deb               make deb, then the packages installed in a bookworm
+#                        chroot: dkms builds the modules for 6.1's headers
+#                        (rig/deb.sh check; one test)
 #   then for each kernel of KERNELS (default "6.1 6.12 sid debug"; 7.2 or 7
 #   mean sid, whose newest version is resolved at run time):
 #   2  fetch-kernel      image + headers from Debian (or build the debug kernel)
@@ -71,6 +76,8 @@ stage setup install-deps no bash "$RIG_DIR/install-deps.sh" || {
 }
 # lint records its own parts as tests
 [ -n "${RIG_SOAK:-}" ] || stage lint lint parts bash "$RIG_DIR/lint.sh" || true
+[ -n "${RIG_SOAK:-}" ] || stage host install yes bash "$RIG_DIR/install-check.sh" || true
+[ -n "${RIG_SOAK:-}" ] || stage host deb yes bash "$RIG_DIR/deb.sh" check || true
 
 for k in $kernels; do
 	rig_suite_of "$k" >/dev/null
