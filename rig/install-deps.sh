@@ -1,18 +1,19 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# usage: rig/install-deps.sh
+# usage: rig/install-deps.sh [PACKAGE...]
 #
 # Install (with apt-get, from the host's own Debian suites) whatever the rig
-# needs and is missing. Runs `apt-get update` once first when something is
-# missing. Needs root; without it, only says what is missing.
+# needs and is missing, and the PACKAGEs a caller adds (make bench: gnuplot).
+# Runs `apt-get update` once first when something is missing. Needs root;
+# without it, only says what is missing.
 
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -euo pipefail
 
 pkgs="qemu-system-x86 busybox-static mmdebstrap sparse dkms flex bison bc
 libelf-dev libssl-dev cpio zstd xz-utils gzip kmod gcc make libc6-dev python3
-perl dwarves util-linux"
+perl dwarves util-linux $*"
 
 missing=
 for p in $pkgs; do
