@@ -783,6 +783,43 @@ TEST_F(cli, device_bound_to_no_driver)
 	EXPECT_EQ(0, bd_wait_path(path, true, 10000));
 }
 
+/* timeline without the test importer: unload it, ask, load it again */
+TEST_F(cli, importer_not_loaded)
+{
+	char bdf[256] = "", arg[300];
+	char *rm[3], *mp[4];
+	int ret;
+
+	if (self->skipped)
+		return;
+	bd_read_file("/sys/module/bar_dmabuf_importer/parameters/bdf", bdf,
+		     sizeof(bdf));
+	bdf[strcspn(bdf, "\n")] = '\0';
+	snprintf(arg, sizeof(arg), "bdf=%s", bdf);
+	close(self->buf);
+	self->buf = -1;
+	bd_close(&self->e.impfd);
+	rm[0] = "rmmod";
+	rm[1] = "bar_dmabuf_importer";
+	rm[2] = NULL;
+	mp[0] = "modprobe";
+	mp[1] = "bar_dmabuf_importer";
+	mp[2] = bdf[0] && strcmp(bdf, "(null)") ? arg : NULL;
+	mp[3] = NULL;
+	ret = bd_run(rm);
+	if (ret)
+		SKIP(return, "rmmod bar_dmabuf_importer failed (%d): something holds it", ret);
+	ASSERT_EQ(0, cli(&self->r, &as_root, "timeline", self->e.bdf, NULL));
+	EXPECT_EQ(CLI_NODEV, self->r.status) TH_LOG("%s", self->r.err);
+	EXPECT_TRUE(one_line(&self->r)) TH_LOG("%s", self->r.err);
+	EXPECT_NE(NULL, strstr(self->r.err, "the test importer is not loaded: "))
+		TH_LOG("%s", self->r.err);
+	EXPECT_NE(NULL, strstr(self->r.err, "modprobe bar_dmabuf_importer"))
+		TH_LOG("%s", self->r.err);
+	ASSERT_EQ(0, bd_run(mp));
+	EXPECT_EQ(0, bd_wait_path(BD_IMP_NODE, true, 10000));
+}
+
 /*
  * Last: unload bar_dmabuf (if nothing else holds it) and ask, then load it
  * again as it was.
