@@ -660,6 +660,22 @@ static int bench_udmabuf(int ufd, int memfd, __u64 offset, __u64 size)
 	return fd;
 }
 
+/* Room for @n more open files. */
+static void bench_nofile(unsigned int n)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		bench_fail("getrlimit", errno);
+	if (rl.rlim_cur >= n + 64)
+		return;
+	rl.rlim_cur = n + 64;
+	if (rl.rlim_max < rl.rlim_cur)
+		rl.rlim_max = rl.rlim_cur;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		bench_fail("setrlimit(RLIMIT_NOFILE)", errno);
+}
+
 /* ---- figure 1: revoke scaling ---- */
 
 /* One revoke-scaling set: @n buffers, each attached, late window D. */
@@ -761,6 +777,9 @@ static void bench_scaling(struct bench *b, struct bench_vfio *v,
 	printf("%s: a late read every %u ms\n", prog, b->interval_ms);
 	printf("%s: VFIO: %s\n", prog,
 	       bench_vfio_ok(v) ? v->bdf : v->absent);
+	/* N of ours and N of VFIO's open at once */
+	for (k = 0; k < nr_ns; k++)
+		bench_nofile(2 * ns[k]);
 	for (k = 0; k < nr_ns; k++) {
 		struct bench_set ours = { .n = ns[k] }, vs = { .n = ns[k] };
 		bool with_vfio = bench_vfio_ok(v) &&
@@ -1207,22 +1226,6 @@ static long long bench_slab_bytes(void)
 		exit(1);
 	}
 	return kb * 1024;
-}
-
-/* Room for @n more open files. */
-static void bench_nofile(unsigned int n)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl))
-		bench_fail("getrlimit", errno);
-	if (rl.rlim_cur >= n + 64)
-		return;
-	rl.rlim_cur = n + 64;
-	if (rl.rlim_max < rl.rlim_cur)
-		rl.rlim_max = rl.rlim_cur;
-	if (setrlimit(RLIMIT_NOFILE, &rl))
-		bench_fail("setrlimit(RLIMIT_NOFILE)", errno);
 }
 
 enum bench_foot_kind { FOOT_OURS, FOOT_UDMABUF };
