@@ -22,7 +22,8 @@
 # (gnuplot; installed here with rig/install-deps.sh if missing).
 # The guest gets 3 GiB and a 64 MiB BAR for the 10,000 buffers of "scale"
 # (RIG_MEM, RIG_BAR0_SIZE), and an hour (RIG_TIMEOUT).
-# Exit status: vm-run.sh's (0 ok, 1 the benchmark failed, 2 kernel warning...).
+# Exit status: vm-run.sh's (0 ok, 1 the benchmark failed, 2 kernel warning...),
+# 1 also when the benchmark ran but a figure could not be measured.
 
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # shellcheck source=rig/lib.sh
@@ -55,9 +56,14 @@ tr -d '\r' <"$log" | sed -n '/^@@BENCH-BEGIN@@$/,/^@@BENCH-END@@$/p' |
 	grep -v '^@@BENCH-' >"$out" || true
 say bench "$kernel: what bar-dmabuf-bench printed"
 grep -v '^@@' "$out" || say bench "no benchmark output in the console (see above)"
+# A figure that could not be measured fails the run; the figures measured
+# before it are stored all the same.
 if [ "$rc" != 0 ] || ! grep -q '^bar-dmabuf-bench: exit status 0$' "$out"; then
-	say bench "$kernel: vm-run exit status $rc; no results stored"
+	say bench "$kernel: the benchmark failed (vm-run exit status $rc)"
 	[ "$rc" = 0 ] && rc=1
+fi
+if ! grep -q '^@@\(FIG\|ABSENT\)' "$out"; then
+	say bench "$kernel: no figure measured; nothing stored"
 	exit "$rc"
 fi
 
@@ -107,8 +113,9 @@ rm -f "$out.moved"
 # README's table: this run's figures, absent ones with their reason.
 md=$results/$short.md
 {
-	printf 'Run of %s at %s on %s (%s).\n\n' "$date" "$commit" "$release" \
-		"${BENCH_FIGURES:-all figures}"
+	printf 'Run of %s at %s on %s (%s%s).\n\n' "$date" "$commit" "$release" \
+		"${BENCH_FIGURES:-all figures}" \
+		"$([ "$rc" = 0 ] || echo '; the run failed after these')"
 	printf '| figure | median | min | max |\n|---|---:|---:|---:|\n'
 	awk -F'\t' '
 		$1 == "@@FIG" { printf "| %s | %.3g | %.3g | %.3g |\n", $2, $3, $4, $5 }
@@ -156,5 +163,5 @@ if [ -s "$out.plot" ] && [ -n "$window" ]; then
 		say bench "no gnuplot (install gnuplot-nox): no plot"
 	fi
 fi
-say bench "$kernel: vm-run exit status $rc"
+say bench "$kernel: exit status $rc"
 exit "$rc"
