@@ -173,11 +173,6 @@ static void u_close(struct bd_env *e, struct made *m)
 	close(m->fd);
 }
 
-static int p_revoke(struct bd_env *e, int buf, __u32 h, struct made *m)
-{
-	return bd_revoke(e->devfd, buf, 0, EVENT_MS, NULL);
-}
-
 static int c_revoke(struct bd_env *e, int buf, __u32 h, struct made *m)
 {
 	return bd_revoke(e->devfd, buf, 0, EVENT_MS, NULL);
@@ -367,8 +362,8 @@ static const struct call calls[] = {
 	{ "EXPORT", NULL, c_export, u_close, NULL, FAILS },
 	{ "REVOKE", NULL, c_revoke, NULL, NULL, FAILS, true },
 	{ "REVOKE all", NULL, c_revoke_all, NULL, NULL, FAILS, true },
-	{ "RESTORE", p_revoke, c_restore, NULL, NULL, FAILS },
-	{ "RESTORE all", p_revoke, c_restore_all, NULL, NULL, FAILS },
+	{ "RESTORE", c_revoke, c_restore, NULL, NULL, FAILS },
+	{ "RESTORE all", c_revoke, c_restore_all, NULL, NULL, FAILS },
 	{ "importer ATTACH", NULL, c_attach, u_detach, NULL, FAILS },
 	{ "importer DETACH", p_attach, c_detach, NULL, f_detach, FAILS },
 	{ "importer MAP", p_unmap, c_map, NULL, NULL, FAILS },

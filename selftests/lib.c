@@ -1198,19 +1198,20 @@ int bd_trace_start(void)
 	return bd_write_file(BD_TRACEFS "/tracing_on", "1");
 }
 
-char *bd_trace_read(void)
+long bd_read_all(const char *path, char **out)
 {
 	size_t cap = 1 << 16, len = 0;
 	char *text = malloc(cap), *bigger;
 	ssize_t n;
 	int fd;
 
+	*out = NULL;
 	if (!text)
-		return NULL;
-	fd = open(BD_TRACEFS "/trace", O_RDONLY | O_CLOEXEC);
+		return -ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		free(text);
-		return NULL;
+		return -errno;
 	}
 	for (;;) {
 		if (cap - len < 4096) {
@@ -1227,6 +1228,15 @@ char *bd_trace_read(void)
 	}
 	close(fd);
 	text[len] = '\0';
+	*out = text;
+	return len;
+}
+
+char *bd_trace_read(void)
+{
+	char *text;
+
+	bd_read_all(BD_TRACEFS "/trace", &text);
 	return text;
 }
 

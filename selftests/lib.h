@@ -430,6 +430,13 @@ int bd_debugfs_buffer_id(const char *bdf, int buf_fd);
  */
 int bd_trace_start(void);
 
+/*
+ * All of @path, NUL-terminated, in *@out (malloc'd, the caller frees it):
+ * its length, or -errno (*@out NULL). A read that fails midway, or a
+ * failed realloc, ends the text there.
+ */
+long bd_read_all(const char *path, char **out);
+
 /* The trace so far, one event a line in time order (free() it), or NULL. */
 char *bd_trace_read(void);
 

@@ -613,40 +613,6 @@ static bool find_kernel_address(const char *text, const struct bar_ranges *r,
 
 /* ---- tracefs ---- */
 
-static long read_all(const char *path, char **out)
-{
-	size_t cap = 1 << 16, len = 0;
-	char *text = malloc(cap), *bigger;
-	ssize_t n;
-	int fd;
-
-	*out = NULL;
-	if (!text)
-		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		free(text);
-		return -errno;
-	}
-	for (;;) {
-		if (cap - len < 4096) {
-			bigger = realloc(text, cap * 2);
-			if (!bigger)
-				break;
-			text = bigger;
-			cap *= 2;
-		}
-		n = read(fd, text + len, cap - len - 1);
-		if (n <= 0)
-			break;
-		len += n;
-	}
-	close(fd);
-	text[len] = '\0';
-	*out = text;
-	return len;
-}
-
 /* One field of a trace event's record, from its format file. */
 struct tfield {
 	char name[64];
@@ -673,7 +639,7 @@ static int tevent_parse(const char *name, struct tevent *ev)
 	snprintf(ev->name, sizeof(ev->name), "%s", name);
 	snprintf(path, sizeof(path), TRACEFS "/events/bar_dmabuf/%s/format",
 		 name);
-	n = read_all(path, &text);
+	n = bd_read_all(path, &text);
 	if (n < 0)
 		return n;
 	for (line = strtok_r(text, "\n", &save); line;
@@ -1582,7 +1548,7 @@ static int debugfs_problems(char *tok, size_t toklen)
 			continue;
 		snprintf(path, sizeof(path), BD_DEBUGFS "/%s/buffers",
 			 d->d_name);
-		if (read_all(path, &text) < 0)
+		if (bd_read_all(path, &text) < 0)
 			continue;
 		bar_ranges_of(d->d_name, &r);
 		if (find_kernel_address(text, &r, tok, toklen)) {
