@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <linux/membarrier.h>
 #include <linux/userfaultfd.h>
 
 #include "lib.h"
@@ -1332,6 +1333,142 @@ const char *bd_p2p_proven_path(void)
 		sscanf(u.release, "%u.%u", &major, &minor);
 	return major > 6 || (major == 6 && minor >= 19) ? "p2p-helper" :
 							  "dma_map_resource";
+}
+
+int bd_slab_meter_open(struct bd_slab_meter *m)
+{
+	DIR *dir = opendir("/sys/kernel/slab");
+	unsigned int cap = 0;
+	struct dirent *d;
+	char path[300];
+	int *bigger, fd;
+
+	memset(m, 0, sizeof(*m));
+	if (!dir)
+		return -errno;
+	/* aliases of merged caches are symlinks: each cache once */
+	while ((d = readdir(dir))) {
+		if (d->d_type != DT_DIR || d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink",
+			 d->d_name);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (m->nr == cap) {
+			cap = cap ? 2 * cap : 256;
+			bigger = realloc(m->fd, cap * sizeof(*m->fd));
+			if (!bigger) {
+				close(fd);
+				closedir(dir);
+				bd_slab_meter_close(m);
+				return -ENOMEM;
+			}
+			m->fd = bigger;
+		}
+		m->fd[m->nr++] = fd;
+	}
+	closedir(dir);
+	return m->nr ? 0 : -ENOENT;
+}
+
+void bd_slab_meter_close(struct bd_slab_meter *m)
+{
+	unsigned int i;
+
+	for (i = 0; i < m->nr; i++)
+		close(m->fd[i]);
+	free(m->fd);
+	memset(m, 0, sizeof(*m));
+}
+
+/*
+ * Every cache line of /proc/slabinfo but vmap_area, whose objects a
+ * vfree() leaves allocated until a lazy purge userspace cannot ask for;
+ * the live vmalloc areas stand in for it, as "vmallocinfo".
+ */
+static int slab_add_vmalloc(struct bd_slab *s)
+{
+	struct bd_slab_cache *c = NULL;
+	unsigned int i;
+	char line[512];
+	long live = 0;
+	FILE *f;
+
+	for (i = 0; i < s->nr; i++)
+		if (!strcmp(s->c[i].name, "vmap_area"))
+			c = &s->c[i];
+	if (!c)
+		return 0;
+	f = fopen("/proc/vmallocinfo", "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		live += !strstr(line, "unpurged");
+	fclose(f);
+	snprintf(c->name, sizeof(c->name), "vmallocinfo");
+	c->objs = live;
+	return 0;
+}
+
+int bd_slab_snapshot(struct bd_slab_meter *m, struct bd_slab *s)
+{
+	struct bd_slab_cache *c;
+	char line[512], name[48];
+	unsigned int cap = 0, i;
+	long objs;
+	FILE *f;
+
+	memset(s, 0, sizeof(*s));
+	/* 2: dentries and inodes; 4: without a log line each time */
+	bd_write_file("/proc/sys/vm/drop_caches", "6");
+	/* two grace periods: most objects freed by RCU are gone then */
+	syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
+	syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
+	for (i = 0; i < m->nr; i++)
+		if (pwrite(m->fd[i], "1", 1, 0) != 1)
+			return -errno;
+	f = fopen("/proc/slabinfo", "re");
+	if (!f)
+		return -errno;
+	/* "name <active_objs> <num_objs> ...", after two header lines */
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%47s %ld", name, &objs) != 2)
+			continue;
+		if (s->nr == cap) {
+			cap = cap ? 2 * cap : 256;
+			c = realloc(s->c, cap * sizeof(*c));
+			if (!c) {
+				fclose(f);
+				bd_slab_free(s);
+				return -ENOMEM;
+			}
+			s->c = c;
+		}
+		snprintf(s->c[s->nr].name, sizeof(s->c[s->nr].name), "%s",
+			 name);
+		s->c[s->nr++].objs = objs;
+	}
+	fclose(f);
+	if (!s->nr)
+		return -ENOENT;
+	return slab_add_vmalloc(s);
+}
+
+long bd_slab_objs(const struct bd_slab *s, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->nr; i++)
+		if (!strcmp(s->c[i].name, name))
+			return s->c[i].objs;
+	return -1;
+}
+
+void bd_slab_free(struct bd_slab *s)
+{
+	free(s->c);
+	memset(s, 0, sizeof(*s));
 }
 
 void bd_close(int *fd)

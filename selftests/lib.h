@@ -479,6 +479,42 @@ int bd_nr_fds(void);
 /* Close *@fd if it is open and mark it closed. */
 void bd_close(int *fd);
 
+/* Slab objects in use per cache, read by bd_slab_snapshot(). */
+struct bd_slab {
+	unsigned int nr;
+	struct bd_slab_cache {
+		char name[48];
+		long objs;
+	} *c;
+};
+
+/*
+ * Every slab cache's shrink file, open: a snapshot opens no sysfs file,
+ * whose release would free objects by RCU and blur the counts. 0, or
+ * -errno (-ENOENT where the kernel has no slab sysfs).
+ */
+struct bd_slab_meter {
+	unsigned int nr;
+	int *fd;
+};
+
+int bd_slab_meter_open(struct bd_slab_meter *m);
+void bd_slab_meter_close(struct bd_slab_meter *m);
+
+/*
+ * Drop unused dentries and inodes, wait out RCU, shrink every slab cache
+ * of @m (which flushes the per-CPU slabs, so the count of objects in use
+ * is exact), then read each cache's objects in use from /proc/slabinfo
+ * into @s, with vmap_area's count replaced by the live areas of
+ * /proc/vmallocinfo. 0, or -errno.
+ */
+int bd_slab_snapshot(struct bd_slab_meter *m, struct bd_slab *s);
+
+/* Objects in use in cache @name of @s, or -1 if @s has no such cache. */
+long bd_slab_objs(const struct bd_slab *s, const char *name);
+
+void bd_slab_free(struct bd_slab *s);
+
 /* ---- loading and unloading modules (importer_test, load_test) ---- */
 
 /*
