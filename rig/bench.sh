@@ -145,8 +145,8 @@ if [ -s "$out.plot" ] && [ -n "$window" ]; then
 		plot="\"$out.plot\" using 1:2:3:4 with yerrorlines title \"bar_dmabuf batched\""
 		plot="$plot, \"$out.plot\" using 1:5:6:7 with yerrorlines title \"bar_dmabuf one by one\""
 		awk '$8 != "NaN" { found = 1 } END { exit !found }' "$out.plot" &&
-			plot="$plot, \"$out.plot\" using 1:8:9:10 with yerrorlines title \"VFIO memory-disable\""
-		plot="$plot, $window with lines dashtype 2 title \"floor D\""
+			plot="$plot, \"$out.plot\" using 1:8:9:10 with yerrorlines dashtype 3 title \"VFIO memory-disable\""
+		plot="$plot, $window with lines dashtype 2 linewidth 2 title \"floor D\""
 		gnuplot <<-EOF
 			set terminal svg size 720,480 dynamic font "sans,12" noenhanced
 			set output "$svg"
@@ -154,6 +154,8 @@ if [ -s "$out.plot" ] && [ -n "$window" ]; then
 			set xlabel "N buffers"
 			set ylabel "revoke time (ms)"
 			set logscale xy
+			set xrange [0.7:*]
+			set yrange [$window / 2.0:*]
 			set key top left
 			set grid
 			plot $plot
