@@ -44,7 +44,6 @@
  * Nothing sleeps hoping for an order: every wait is on the importer's log,
  * a job, or the thread running the revoke, with a deadline.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -57,7 +56,6 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <linux/dma-buf.h>
-#include <linux/membarrier.h>
 #include <linux/memfd.h>
 #include <linux/pci_regs.h>
 #include <linux/udmabuf.h>
@@ -1508,54 +1506,6 @@ TEST_F_TIMEOUT(cf, no_leftover, 60)
 	cf_verdict(_metadata, d, "no_leftover", v, why);
 }
 
-/* Objects in use per kmalloc cache, from /proc/slabinfo. */
-struct cf_kmalloc {
-	unsigned int nr;
-	char name[64][64];
-	long objs[64];
-};
-
-/*
- * Fill @k with the kmalloc caches (kmalloc-*, their -rnd- and -cg- kinds)
- * and their active_objs: 0 or -errno. Each cache is shrunk first, which
- * flushes its per-CPU slabs and (KASAN) empties its quarantine of freed
- * objects, after two RCU grace periods for what is freed by RCU; left are
- * objects in use, to a slab or so.
- */
-static int cf_kmalloc_read(struct cf_kmalloc *k)
-{
-	char line[512], name[64], path[320];
-	struct dirent *de;
-	long objs;
-	DIR *dir;
-	FILE *f;
-
-	memset(k, 0, sizeof(*k));
-	syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
-	syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
-	dir = opendir("/sys/kernel/slab");
-	while (dir && (de = readdir(dir))) {
-		if (strncmp(de->d_name, "kmalloc-", 8))
-			continue;
-		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink",
-			 de->d_name);
-		bd_write_file(path, "1");
-	}
-	if (dir)
-		closedir(dir);
-	f = fopen("/proc/slabinfo", "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f) && k->nr < ARRAY_SIZE(k->objs))
-		if (sscanf(line, "%63s %ld", name, &objs) == 2 &&
-		    !strncmp(name, "kmalloc-", 8)) {
-			snprintf(k->name[k->nr], sizeof(k->name[0]), "%s", name);
-			k->objs[k->nr++] = objs;
-		}
-	fclose(f);
-	return k->nr ? 0 : -ENOENT;
-}
-
 /*
  * No leak per mapping: LEAK_CYCLES maps and unmaps of one attachment leave
  * every kmalloc cache (nearly) as it was. "leak" when one grew by half an
@@ -1567,8 +1517,9 @@ static int cf_kmalloc_read(struct cf_kmalloc *k)
 TEST_F_TIMEOUT(cf, no_leak, 180)
 {
 	struct cf_fixture_data *d = &self->d;
-	struct cf_kmalloc k0, k1;
-	unsigned int i, j, top = 0;
+	struct bd_slab_meter m;
+	struct bd_slab k0, k1;
+	unsigned int i, top = 0;
 	const char *v = "pass";
 	long grew = LONG_MIN;
 	char why[128];
@@ -1580,26 +1531,31 @@ TEST_F_TIMEOUT(cf, no_leak, 180)
 	ASSERT_EQ(0, cf_attach(d, &d->b[0], BAR_DMABUF_IMP_UNMAP_ON_REQUEST, 0,
 			       true, &h));
 	ASSERT_EQ(0, imp_unmap(d->impfd, h));
-	if (cf_kmalloc_read(&k0)) {
-		cf_verdict(_metadata, d, "no_leak", "n/a", "no /proc/slabinfo");
+	if (bd_slab_meter_open(&m) || bd_slab_snapshot(&m, &k0)) {
+		bd_slab_meter_close(&m);
+		cf_verdict(_metadata, d, "no_leak", "n/a", "no slab sysfs");
 		return;
 	}
 	for (i = 0; i < LEAK_CYCLES; i++) {
 		ASSERT_EQ(0, imp_map(d->impfd, h, NULL));
 		ASSERT_EQ(0, imp_unmap(d->impfd, h));
 	}
-	ASSERT_EQ(0, cf_kmalloc_read(&k1));
-	for (j = 0; j < k1.nr; j++)
-		for (i = 0; i < k0.nr; i++)
-			if (!strcmp(k0.name[i], k1.name[j]) &&
-			    k1.objs[j] - k0.objs[i] > grew) {
-				grew = k1.objs[j] - k0.objs[i];
-				top = j;
-			}
+	ASSERT_EQ(0, bd_slab_snapshot(&m, &k1));
+	bd_slab_meter_close(&m);
+	/* the kmalloc caches (kmalloc-*, their -rnd- and -cg- kinds) */
+	for (i = 0; i < k1.nr; i++)
+		if (!strncmp(k1.c[i].name, "kmalloc-", 8) &&
+		    bd_slab_objs(&k0, k1.c[i].name) >= 0 &&
+		    k1.c[i].objs - bd_slab_objs(&k0, k1.c[i].name) > grew) {
+			grew = k1.c[i].objs - bd_slab_objs(&k0, k1.c[i].name);
+			top = i;
+		}
 	if (grew >= LEAK_CYCLES / 2)
 		v = "leak";
 	snprintf(why, sizeof(why), "%s %+ld objects over %u map/unmap cycles",
-		 grew == LONG_MIN ? "?" : k1.name[top], grew, LEAK_CYCLES);
+		 grew == LONG_MIN ? "?" : k1.c[top].name, grew, LEAK_CYCLES);
+	bd_slab_free(&k0);
+	bd_slab_free(&k1);
 	cf_verdict(_metadata, d, "no_leak", v, why);
 }
 
