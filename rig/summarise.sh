@@ -34,13 +34,30 @@ summarise_run() {
 					printf "fail\t%s\t%s\tfailed without a failing case: %s\n", k, bin, why
 			}
 			/^# selftests: / { bin = $0; sub(/^# selftests: /, "", bin) }
+			# a case failed: its first failed assertion and the line
+			# after it (its TH_LOG) become the DETAIL, so the summary
+			# CI prints says why
+			/^# #  RUN / { why_case = ""; after = 0; next }
+			after && /^# # / {
+				l = $0; sub(/^# # /, "", l)
+				why_case = why_case " | " l; after = 0
+			}
+			why_case == "" && /^# # [^ ]+\.c:[0-9]+:.*:Expected / {
+				why_case = $0; sub(/^# # /, "", why_case); after = 1
+			}
 			/^# (not )?ok [0-9]+ / {
 				line = $0; sub(/^# /, "", line)
 				st = (line ~ /^not ok/) ? "fail" : "pass"
 				if (line ~ /# [Ss][Kk][Ii][Pp]/) st = "skip"
 				name = line; sub(/^(not )?ok [0-9]+ /, "", name); sub(/ # .*/, "", name)
-				if (st == "fail") case_fail = 1
-				printf "%s\t%s\t%s: %s\t\n", st, k, bin, name
+				detail = ""
+				if (st == "fail") {
+					case_fail = 1
+					gsub(/\t/, " ", why_case)
+					detail = substr(why_case, 1, 400)
+				}
+				printf "%s\t%s\t%s: %s\t%s\n", st, k, bin, name, detail
+				why_case = ""; after = 0
 				next
 			}
 			/^(not )?ok [0-9]+ selftests: / {
@@ -64,7 +81,10 @@ summarise_run() {
 		printf 'pass\t%s\tkernel log clean\t\n' "$k" >>"$res"
 	else
 		cat "$run/klog-check.txt" >&2
-		printf 'fail\t%s\tkernel log clean\tsee %s\n' "$k" "$run/klog-check.txt" >>"$res"
+		# the first offending lines, so the summary says what it was
+		printf 'fail\t%s\tkernel log clean\t%s; see %s\n' "$k" \
+			"$(sed -n '2,4{s/^ *//;p}' "$run/klog-check.txt" | tr '\t\n' '  ' | cut -c1-400)" \
+			"$run/klog-check.txt" >>"$res"
 	fi
 	if grep -q '^timeout' "$run/result" || ! grep -q '^guest_rc ' "$run/result"; then
 		printf 'fail\t%s\tguest finished\ttimeout or crash, see %s/console.log\n' "$k" "$run" >>"$res"
