@@ -218,16 +218,21 @@ enum bar_dmabuf_route {
 
 /**
  * struct bar_dmabuf_map - one table handed to an importer, not yet back
- * @node: on &bar_dmabuf_attach.maps (resv lock)
- * @sgt: the table map returned
+ * @node: on &bar_dmabuf_attach.maps while live (resv lock), else empty
+ * @sgt: the table map returned: the kernel helper's, or @table
+ * @table: room for the table of the dma_map_resource() path
  * @dir: the direction it was mapped for
  *
- * Lifetime: made by map, freed by the unmap of @sgt, or by detach if the
- * importer never unmapped it.
+ * Lifetime: made by map, ended by the unmap of @sgt, or by detach if the
+ * importer never unmapped it. An attachment's first live mapping uses the
+ * record inside it (&bar_dmabuf_attach.first), so the usual importer, one
+ * mapping at a time, costs no allocation of ours per map; further ones
+ * are allocated and freed at their unmap.
  */
 struct bar_dmabuf_map {
 	struct list_head node;
 	struct sg_table *sgt;
+	struct sg_table table;
 	enum dma_data_direction dir;
 };
 
@@ -242,6 +247,7 @@ struct bar_dmabuf_map {
  * @nr_maps: entries of @maps, readable without the lock (for debugfs)
  * @nr_pins: pins of this attachment (changed under the resv lock)
  * @pin_told: the kernel log was told of an explicit pin (resv lock)
+ * @first: the record of one live mapping, in use while on @maps
  */
 struct bar_dmabuf_attach {
 	struct list_head node;
@@ -252,6 +258,7 @@ struct bar_dmabuf_attach {
 	atomic_t nr_maps;
 	atomic_t nr_pins;
 	bool pin_told;
+	struct bar_dmabuf_map first;
 };
 
 /* main.c: parameters and the bdf= list */
@@ -301,7 +308,8 @@ int bar_dmabuf_p2p_attach(struct bar_dmabuf_buf *buf,
 			  struct bar_dmabuf_attach *battach);
 struct sg_table *bar_dmabuf_p2p_map(struct bar_dmabuf_buf *buf,
 				    struct bar_dmabuf_attach *battach,
-				    enum dma_data_direction dir);
+				    enum dma_data_direction dir,
+				    struct sg_table *room);
 void bar_dmabuf_p2p_unmap(struct bar_dmabuf_attach *battach,
 			  struct sg_table *sgt, enum dma_data_direction dir);
 

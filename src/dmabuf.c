@@ -63,6 +63,7 @@ static int bar_dmabuf_attach(struct dma_buf *dmabuf,
 		return -ENOMEM;
 	battach->attach = attach;
 	INIT_LIST_HEAD(&battach->maps);
+	INIT_LIST_HEAD(&battach->first.node);
 	atomic_set(&battach->nr_maps, 0);
 	atomic_set(&battach->nr_pins, 0);
 
@@ -100,9 +101,10 @@ static void bar_dmabuf_unmap_one(struct bar_dmabuf_buf *buf,
 {
 	dma_resv_assert_held(buf->dmabuf->resv);
 
-	list_del(&m->node);
+	list_del_init(&m->node);
 	bar_dmabuf_p2p_unmap(battach, m->sgt, m->dir);
-	kfree(m);
+	if (m != &battach->first)
+		kfree(m);
 	atomic_dec(&battach->nr_maps);
 	trace_bar_dmabuf_unmap(buf, battach->attach->dev);
 	if (atomic_dec_and_test(&buf->live_maps))
@@ -221,12 +223,16 @@ static struct sg_table *bar_dmabuf_map(struct dma_buf_attachment *attach,
 	if (buf->revoked)
 		return ERR_PTR(-ENODEV);
 
-	m = bar_dmabuf_compat_zalloc(*m);
-	if (!m)
-		return ERR_PTR(-ENOMEM);
-	sgt = bar_dmabuf_p2p_map(buf, battach, dir);
+	m = &battach->first;
+	if (!list_empty(&m->node)) {
+		m = bar_dmabuf_compat_zalloc(*m);
+		if (!m)
+			return ERR_PTR(-ENOMEM);
+	}
+	sgt = bar_dmabuf_p2p_map(buf, battach, dir, &m->table);
 	if (IS_ERR(sgt)) {
-		kfree(m);
+		if (m != &battach->first)
+			kfree(m);
 		return sgt;
 	}
 	m->sgt = sgt;

@@ -209,20 +209,17 @@ static void bar_dmabuf_p2p_unmap_res(struct device *dev, struct sg_table *sgt,
 
 static struct sg_table *bar_dmabuf_p2p_map_res(struct bar_dmabuf_buf *buf,
 					       struct device *dev,
-					       enum dma_data_direction dir)
+					       enum dma_data_direction dir,
+					       struct sg_table *sgt)
 {
 	unsigned int nents = bar_dmabuf_p2p_nents(buf), done = 0;
 	struct scatterlist *sg;
-	struct sg_table *sgt;
 	int ret;
 	u32 i;
 
-	sgt = bar_dmabuf_compat_zalloc(*sgt);
-	if (!sgt)
-		return ERR_PTR(-ENOMEM);
 	ret = sg_alloc_table(sgt, nents, GFP_KERNEL);
 	if (ret)
-		goto err_free;
+		return ERR_PTR(ret);
 
 	sg = sgt->sgl;
 	for (i = 0; i < buf->nr_ranges; i++) {
@@ -255,8 +252,6 @@ static struct sg_table *bar_dmabuf_p2p_map_res(struct bar_dmabuf_buf *buf,
 err_unmap:
 	bar_dmabuf_p2p_unmap_res(dev, sgt, done, dir);
 	sg_free_table(sgt);
-err_free:
-	kfree(sgt);
 	return ERR_PTR(ret);
 }
 
@@ -265,6 +260,8 @@ err_free:
  * @buf: the buffer
  * @battach: the attachment, its path chosen at attach
  * @dir: DMA direction
+ * @room: where the dma_map_resource() path builds its table (the mapping's
+ *	record); the kernel's helper allocates its own
  *
  * Called with the resv lock held.
  *
@@ -272,7 +269,8 @@ err_free:
  */
 struct sg_table *bar_dmabuf_p2p_map(struct bar_dmabuf_buf *buf,
 				    struct bar_dmabuf_attach *battach,
-				    enum dma_data_direction dir)
+				    enum dma_data_direction dir,
+				    struct sg_table *room)
 {
 	struct dma_buf_attachment *attach = battach->attach;
 
@@ -281,7 +279,7 @@ struct sg_table *bar_dmabuf_p2p_map(struct bar_dmabuf_buf *buf,
 						 buf->bdev->providers[buf->bar],
 						 buf->phys, buf->nr_ranges,
 						 buf->size, dir);
-	return bar_dmabuf_p2p_map_res(buf, attach->dev, dir);
+	return bar_dmabuf_p2p_map_res(buf, attach->dev, dir, room);
 }
 
 /**
@@ -303,5 +301,4 @@ void bar_dmabuf_p2p_unmap(struct bar_dmabuf_attach *battach,
 	}
 	bar_dmabuf_p2p_unmap_res(attach->dev, sgt, sgt->nents, dir);
 	sg_free_table(sgt);
-	kfree(sgt);
 }
