@@ -287,6 +287,12 @@ static void one_cycle(struct __test_metadata *_metadata, struct bd_env *e,
  * lists), and a leak can hide in a cycle that freed other objects of its
  * cache. A cache still risen is counted again for up to SLAB_SETTLE_MS.
  * vmalloc areas are counted in /proc/vmallocinfo, see bd_slab_snapshot().
+ * iommu_iova is not judged: the IOMMU keeps freed IOVA ranges of the
+ * importer's domain (its device stays) in per-CPU magazines and a depot
+ * (iova rcache) and frees them when it likes; seen on 6.12 as +9 over
+ * 9 cycles, where neither module leaked. So this count no longer sees
+ * an IOVA our unmap fails to give back. The rig boots with slab_nomerge,
+ * so that name is the IOVA cache alone.
  * Where kmemleak runs (the debug kernel) it is the judge instead:
  * KASAN's quarantine and SLUB_RCU_DEBUG keep freed objects
  * counted for a while there.
@@ -333,6 +339,12 @@ static void slab_step(struct __test_metadata *_metadata,
 		bd_slab_free(&now);
 }
 
+/* a cache the kernel refills by itself (see above) */
+static bool slab_unjudged(const char *name)
+{
+	return !strcmp(name, "iommu_iova");
+}
+
 /* Cache @i: its floor over the last third less its ceiling over the first. */
 static long slab_rise(const struct slab_track *t, unsigned int i, long *ceil)
 {
@@ -358,8 +370,7 @@ static void slab_check(struct __test_metadata *_metadata,
 {
 	/*
 	 * Three objects a cycle across the middle third: a buffer's or an
-	 * attachment's leak; sid's hot-plug path itself keeps about one small
-	 * object (dmaengine-unmap-2) every three cycles.
+	 * attachment's leak.
 	 */
 	unsigned int i, limit = t->nr - 1, worst = 0, risen = 0;
 	long *ceil = NULL, *rise = NULL, most = LONG_MIN, v;
@@ -372,7 +383,8 @@ static void slab_check(struct __test_metadata *_metadata,
 	rise = calloc(t->base.nr, sizeof(*rise));
 	ASSERT_TRUE(ceil && rise);
 	for (i = 0; i < t->base.nr; i++) {
-		rise[i] = slab_rise(t, i, &ceil[i]);
+		rise[i] = slab_unjudged(t->base.c[i].name) ? 0 :
+			  slab_rise(t, i, &ceil[i]);
 		risen += rise[i] >= limit;
 	}
 	/*
@@ -384,6 +396,8 @@ static void slab_check(struct __test_metadata *_metadata,
 		ASSERT_EQ(0, bd_slab_snapshot(&t->meter, &now));
 		risen = 0;
 		for (i = 0; i < t->base.nr; i++) {
+			if (slab_unjudged(t->base.c[i].name))
+				continue;
 			v = bd_slab_objs(&now, t->base.c[i].name) - ceil[i];
 			if (v < rise[i])
 				rise[i] = v;
