@@ -236,6 +236,19 @@ rig_guest_env() {
 		export BAR_DMABUF_GPU_PLAIN_BDF=0000:0b:00.0
 		export BAR_DMABUF_GPU_BLOB=$(rig_load_kernel "$1" && rig_gpu_blob "$KREL" && echo y || echo n)
 	EOF
+	# conformance_test's fd variant: any exporter through the user's
+	# commands (README "Conformance"); here bar_dmabuf through its CLI, so
+	# the generic path is checked against a known exporter. The export
+	# command names its buffer ("PID FD") and holds it until its stdin's
+	# EOF; ':' as the close: that end closes the control node. Single
+	# quotes: the test's shell expands them, per command.
+	cat <<-'EOF'
+		export BAR_DMABUF_CONFORMANCE_EXPORT='bar-dmabuf export $BAR_DMABUF_BDF --bar 2 --range $BAR_DMABUF_CONFORMANCE_RANGES --quiet -- sh -c "echo \$\$ \$BAR_DMABUF_FD; read x"'
+		export BAR_DMABUF_CONFORMANCE_REVOKE='bar-dmabuf revoke $BAR_DMABUF_BDF --all --timeout $BAR_DMABUF_CONFORMANCE_TIMEOUT_MS >/dev/null'
+		export BAR_DMABUF_CONFORMANCE_RESTORE='bar-dmabuf restore $BAR_DMABUF_BDF --all >/dev/null'
+		export BAR_DMABUF_CONFORMANCE_RESET='echo 1 > /sys/bus/pci/devices/$BAR_DMABUF_BDF/reset'
+		export BAR_DMABUF_CONFORMANCE_CLOSE=':'
+	EOF
 	[ -z "${RIG_SOAK:-}" ] || cat <<-EOF
 		export BAR_DMABUF_TESTS="${SOAK_TESTS:-fuzz_test unplug_test concurrency_test}"
 		export BAR_DMABUF_FUZZ_CALLS=${SOAK_FUZZ_CALLS:-1000000}

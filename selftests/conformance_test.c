@@ -14,6 +14,14 @@
  *               ways out are VFIO_DEVICE_RESET and closing the device
  *   udmabuf     memfd pages through /dev/udmabuf (no revoke)
  *   vgem        a dumb buffer of vgem, exported by PRIME (no revoke)
+ *   fd          any exporter, driven by the environment (named
+ *               $BAR_DMABUF_CONFORMANCE_NAME, default "fd"): a buffer is
+ *               the fd that $BAR_DMABUF_CONFORMANCE_EXPORT names ("PID FD"
+ *               on its stdout), else the next inherited fd of
+ *               $BAR_DMABUF_CONFORMANCE_FDS (default $BAR_DMABUF_FD); the
+ *               ways out are the shell commands of
+ *               $BAR_DMABUF_CONFORMANCE_{REVOKE,RESTORE,RESET,CLOSE}
+ *               (see cf_fd_open(), README's "Conformance")
  *
  * Each TEST_F is one rule and ends in one verdict word, printed as a table
  * row "conformance | exporter | kernel | rule | verdict | expected":
@@ -55,6 +63,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
 #include <linux/dma-buf.h>
 #include <linux/memfd.h>
 #include <linux/pci_regs.h>
@@ -74,6 +84,9 @@
 #define SRC_PAGES	64	/* pages of BAR or memfd a source offers */
 #define LEAK_CYCLES	2048	/* map/unmap cycles of no_leak */
 #define MAX_BUFS	4
+#define CMD_MS		30000	/* a user's command that must end */
+#define EXIT_CANNOT	77	/* an export command that cannot make it */
+#define DMA_BUF_FS_MAGIC 0x444d4142	/* the dma-buf pseudo fs ("DMAB") */
 
 /* VFIO_DEVICE_FEATURE_DMA_BUF is Linux 6.19+ uapi: older headers lack it. */
 #ifndef VFIO_DEVICE_FEATURE_DMA_BUF
@@ -127,10 +140,35 @@ struct cf_drm_gem_close {
 #define CF_DRM_IOCTL_MODE_CREATE_DUMB \
 	_IOWR('d', 0xB2, struct cf_drm_create_dumb)
 
-enum cf_kind { CF_BAR_DMABUF, CF_VFIO, CF_UDMABUF, CF_VGEM };
+enum cf_kind { CF_BAR_DMABUF, CF_VFIO, CF_UDMABUF, CF_VGEM, CF_FD };
 
 /* The ways out a test can take, besides the plain revoke. */
 enum cf_way { CF_WAY_REVOKE, CF_WAY_RESET, CF_WAY_CLOSE };
+
+/* The fd variant's commands: a way out (by its number), or the restore. */
+enum cf_cmd { CF_CMD_RESTORE = CF_WAY_CLOSE + 1, CF_NR_CMDS };
+
+static const char *const cf_cmd_env[CF_NR_CMDS] = {
+	[CF_WAY_REVOKE] = "BAR_DMABUF_CONFORMANCE_REVOKE",
+	[CF_WAY_RESET] = "BAR_DMABUF_CONFORMANCE_RESET",
+	[CF_WAY_CLOSE] = "BAR_DMABUF_CONFORMANCE_CLOSE",
+	[CF_CMD_RESTORE] = "BAR_DMABUF_CONFORMANCE_RESTORE",
+};
+
+/* What a rule needs of the exporter besides a buffer (cf_begin()). */
+enum cf_need {
+	CF_NEED_REVOKE = 1 << 0,	/* a revoke and a restore */
+	CF_NEED_TWO = 1 << 1,		/* two buffers at once */
+	CF_NEED_RESET = 1 << 2,		/* a reset (fd: its command) */
+	CF_NEED_CLOSE = 1 << 3,		/* a close (fd: its command) */
+};
+
+/* An fd variant's export command, which may hold its buffer until EOF. */
+struct cf_held {
+	pid_t pid;
+	int pidfd;
+	int hold;	/* its stdin: our close is its cue to go */
+};
 
 /* One buffer: its fd and where its ranges lie in the source. */
 struct cf_buf {
@@ -158,6 +196,13 @@ struct cf_src {
 	int udev, memfd;
 	/* vgem */
 	int drm;
+	/* fd */
+	const char *cmd[CF_NR_CMDS];
+	const char *export_cmd;
+	int fds[MAX_BUFS];
+	unsigned int nr_fds, nr_used;
+	struct cf_held held[MAX_BUFS];
+	unsigned int nr_held;
 };
 
 struct cf_fixture_data {
@@ -575,11 +620,336 @@ static int cf_vgem_export(struct cf_src *s, struct cf_buf *b)
 	return ret ? ret : ph.fd;
 }
 
+/* ---- fd: any exporter, through the user's commands ---- */
+
+static bool cf_is_dmabuf(int fd)
+{
+	struct statfs st;
+
+	return !fstatfs(fd, &st) && st.f_type == DMA_BUF_FS_MAGIC;
+}
+
+/* Is "NAME=..." @entry named in @extra (NULL-terminated "NAME=value")? */
+static bool cf_env_named(char *const extra[], const char *entry)
+{
+	size_t n;
+
+	for (; *extra; extra++) {
+		n = strcspn(*extra, "=") + 1;
+		if (!strncmp(*extra, entry, n))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Start "/bin/sh -c @cmd" as the leader of its own process group (so a
+ * deadline ends all of it), with @extra added to the environment, fd @in
+ * (or -1: ours) as its stdin and @out (or -1: our stderr, as our stdout is
+ * KTAP) as its stdout. The pid (its pidfd in *@pidfd) or -errno. No
+ * allocation after the fork: a revoke thread may run it while the test's
+ * thread is in malloc().
+ */
+static pid_t cf_spawn(const char *cmd, char *const extra[], int in, int out,
+		      int *pidfd)
+{
+	unsigned int n = 0, i, e = 0;
+	char **envp;
+	pid_t pid;
+	int err;
+
+	while (environ[n])
+		n++;
+	while (extra[e])
+		e++;
+	envp = calloc(n + e + 1, sizeof(*envp));
+	if (!envp)
+		return -ENOMEM;
+	memcpy(envp, extra, e * sizeof(*envp));
+	for (i = 0; i < n; i++)
+		if (!cf_env_named(extra, environ[i]))
+			envp[e++] = environ[i];
+	pid = fork();
+	if (!pid) {
+		setpgid(0, 0);
+		if (in >= 0)
+			dup2(in, STDIN_FILENO);
+		dup2(out >= 0 ? out : STDERR_FILENO, STDOUT_FILENO);
+		execle("/bin/sh", "sh", "-c", cmd, (char *)NULL, envp);
+		_exit(127);
+	}
+	err = errno;
+	free(envp);
+	if (pid < 0)
+		return -err;
+	*pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (*pidfd < 0) {
+		err = errno;
+		kill(-pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -err;
+	}
+	return pid;
+}
+
+/*
+ * Wait up to @ms for @pid to end: its exit status (128+N for signal N), or
+ * -ETIME when the deadline passed and its process group was killed.
+ */
+static int cf_reap(pid_t pid, int *pidfd, int ms)
+{
+	int status, ended = bd_poll_in(*pidfd, ms);
+
+	if (ended <= 0)
+		kill(-pid, SIGKILL);
+	bd_close(pidfd);
+	if (waitpid(pid, &status, 0) != pid)
+		return -errno;
+	if (ended <= 0)
+		return -ETIME;
+	return WIFEXITED(status) ? WEXITSTATUS(status) :
+				   128 + WTERMSIG(status);
+}
+
+/*
+ * Run the command of way @c (or the restore) to its end: 0; -ETIMEDOUT
+ * when it gave up waiting (exit status 5, bar-dmabuf revoke's, or 124,
+ * timeout(1)'s); -ETIME past CMD_MS; -EIO for any other status.
+ */
+static int cf_fd_run(struct cf_src *s, int c, __u32 timeout_ms)
+{
+	char tmo[64], *extra[] = { tmo, NULL };
+	int pidfd, ret;
+	pid_t pid;
+
+	snprintf(tmo, sizeof(tmo), "BAR_DMABUF_CONFORMANCE_TIMEOUT_MS=%u",
+		 timeout_ms);
+	pid = cf_spawn(s->cmd[c], extra, -1, -1, &pidfd);
+	if (pid < 0)
+		return pid;
+	ret = cf_reap(pid, &pidfd, CMD_MS);
+	if (ret)
+		ksft_print_msg("%s (%s): %s %d\n", cf_cmd_env[c], s->cmd[c],
+			       ret < 0 ? "killed after ms" : "exit status",
+			       ret < 0 ? CMD_MS : ret);
+	if (ret <= 0)
+		return ret;
+	return ret == 5 || ret == 124 ? -ETIMEDOUT : -EIO;
+}
+
+/*
+ * Let go of the export commands: close their stdin, wait up to @ms for
+ * each to end (its exit status does not matter). 0, or -ETIME when one
+ * had to be killed.
+ */
+static int cf_fd_release(struct cf_src *s, int ms)
+{
+	struct cf_held *h;
+	int ret = 0;
+
+	while (s->nr_held) {
+		h = &s->held[--s->nr_held];
+		bd_close(&h->hold);
+		if (cf_reap(h->pid, &h->pidfd, ms) == -ETIME)
+			ret = -ETIME;
+	}
+	return ret;
+}
+
+/* The first line of @out, within EVENT_MS: 0, -ENODATA at EOF, -errno. */
+static int cf_read_line(int out, char *line, size_t len)
+{
+	__u64 deadline = bd_now_ns() + (__u64)EVENT_MS * BD_NSEC_PER_MSEC;
+	long long left;
+	size_t n = 0;
+	ssize_t r;
+	int ret;
+
+	line[0] = '\0';
+	while (!strchr(line, '\n')) {
+		if (n == len - 1)
+			return -EPROTO;
+		left = bd_ms_between(bd_now_ns(), deadline);
+		ret = bd_poll_in(out, left > 0 ? left : 0);
+		if (ret <= 0)
+			return ret ? ret : -ETIMEDOUT;
+		r = read(out, line + n, len - 1 - n);
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (!r)
+			return n ? -EPROTO : -ENODATA;
+		n += r > 0 ? r : 0;
+		line[n] = '\0';
+	}
+	return 0;
+}
+
+/*
+ * The dma-buf an export command names on @out ("PID FD": fd FD of its
+ * process PID), taken with pidfd_getfd(): the fd (close-on-exec), -ENODATA
+ * (no line), -EPROTO (not "PID FD"), -ENOTTY (no dma-buf), or -errno.
+ */
+static int cf_fd_take(int out)
+{
+	int ret, pid, num, pidfd, fd;
+	char line[64];
+
+	ret = cf_read_line(out, line, sizeof(line));
+	if (ret)
+		return ret;
+	if (sscanf(line, "%d %d", &pid, &num) != 2)
+		return -EPROTO;
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return -errno;
+	fd = syscall(SYS_pidfd_getfd, pidfd, num, 0);
+	ret = fd < 0 ? -errno : 0;
+	close(pidfd);
+	if (ret || cf_is_dmabuf(fd))
+		return ret ? ret : fd;
+	close(fd);
+	return -ENOTTY;
+}
+
+/* The next inherited fd, for a buffer of one range. */
+static int cf_fd_inherited(struct cf_src *s, struct cf_buf *b)
+{
+	int fd;
+
+	if (b->nr > 1) {
+		snprintf(s->why, sizeof(s->why),
+			 "an inherited buffer has the ranges it has");
+		return -EOPNOTSUPP;
+	}
+	if (s->nr_used == s->nr_fds)
+		return -ENOSPC;
+	fd = fcntl(s->fds[s->nr_used++], F_DUPFD_CLOEXEC, 0);
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * Run the export command with the ranges of @b in
+ * BAR_DMABUF_CONFORMANCE_RANGES ("OFF:LEN[,OFF:LEN]", bytes): it names a
+ * dma-buf on its stdout (cf_fd_take()) and keeps it until its stdin's EOF.
+ * The fd, -EOPNOTSUPP if it exits with EXIT_CANNOT, else -errno.
+ */
+static int cf_fd_export(struct cf_src *s, struct cf_buf *b)
+{
+	char ranges[128], end[32], *extra[] = { ranges, NULL };
+	struct cf_held *h = &s->held[s->nr_held];
+	int in[2], out[2], ret, st;
+	unsigned int i;
+	size_t n;
+
+	if (!s->export_cmd)
+		return cf_fd_inherited(s, b);
+	if (s->nr_held == MAX_BUFS)
+		return -ENOSPC;
+	n = snprintf(ranges, sizeof(ranges), "BAR_DMABUF_CONFORMANCE_RANGES=");
+	for (i = 0; i < b->nr; i++)
+		n += snprintf(ranges + n, sizeof(ranges) - n, "%s0x%llx:0x%llx",
+			      i ? "," : "", b->off[i], b->len[i]);
+	if (pipe2(in, O_CLOEXEC))
+		return -errno;
+	if (pipe2(out, O_CLOEXEC)) {
+		ret = -errno;
+		close(in[0]);
+		close(in[1]);
+		return ret;
+	}
+	h->pid = cf_spawn(s->export_cmd, extra, in[0], out[1], &h->pidfd);
+	close(in[0]);
+	close(out[1]);
+	h->hold = in[1];
+	ret = h->pid < 0 ? h->pid : cf_fd_take(out[0]);
+	close(out[0]);
+	if (h->pid < 0)
+		bd_close(&h->hold);
+	if (h->pid < 0 || ret >= 0) {
+		s->nr_held += ret >= 0;
+		return ret;
+	}
+	/* no buffer: how the command ended says why */
+	bd_close(&h->hold);
+	/* a command still silent is killed; the others are ending */
+	st = cf_reap(h->pid, &h->pidfd, ret == -ETIMEDOUT ? 0 : CMD_MS);
+	if (st == EXIT_CANNOT) {
+		snprintf(s->why, sizeof(s->why),
+			 "the export command cannot make %s (exit %d)",
+			 ranges + strcspn(ranges, "=") + 1, EXIT_CANNOT);
+		return -EOPNOTSUPP;
+	}
+	snprintf(end, sizeof(end), st < 0 ? "killed" : "exit status %d", st);
+	ksft_print_msg("export command (%s): no dma-buf for %s: %s, %s\n",
+		       s->export_cmd, ranges, ret == -ENOTTY ?
+		       "the fd named is no dma-buf" : strerror(-ret), end);
+	return ret == -ENODATA ? -EPROTO : ret;
+}
+
+/*
+ * The fd variant's environment: BAR_DMABUF_CONFORMANCE_EXPORT (a buffer a
+ * call) or BAR_DMABUF_CONFORMANCE_FDS (inherited fd numbers, "3 5"; else
+ * $BAR_DMABUF_FD), and the commands of cf_cmd_env[], each optional.
+ */
+static int cf_fd_open(struct cf_src *s)
+{
+	const char *list = bd_env("BAR_DMABUF_CONFORMANCE_FDS");
+	char *end;
+	long v;
+	int c;
+
+	for (c = 0; c < CF_NR_CMDS; c++)
+		s->cmd[c] = bd_env(cf_cmd_env[c]);
+	s->export_cmd = bd_env("BAR_DMABUF_CONFORMANCE_EXPORT");
+	if (s->export_cmd)
+		return 0;
+	if (!list)
+		list = bd_env("BAR_DMABUF_FD");
+	if (!list) {
+		snprintf(s->why, sizeof(s->why),
+			 "no BAR_DMABUF_CONFORMANCE_EXPORT, BAR_DMABUF_CONFORMANCE_FDS or BAR_DMABUF_FD");
+		return 1;
+	}
+	for (list += strspn(list, " ,"); *list; list = end + strspn(end, " ,")) {
+		v = strtol(list, &end, 10);
+		if (end == list || v < 0 || v > INT_MAX ||
+		    s->nr_fds == MAX_BUFS || !cf_is_dmabuf(v)) {
+			snprintf(s->why, sizeof(s->why),
+				 "BAR_DMABUF_CONFORMANCE_FDS: '%.32s' is not one of up to %d inherited dma-buf fds",
+				 list, MAX_BUFS);
+			return -EINVAL;
+		}
+		s->fds[s->nr_fds++] = v;
+	}
+	return 0;
+}
+
 /* ---- the source, whatever it is ---- */
 
 static bool cf_revocable(const struct cf_src *s)
 {
+	if (s->kind == CF_FD)
+		return s->cmd[CF_WAY_REVOKE] && s->cmd[CF_CMD_RESTORE];
 	return s->kind == CF_BAR_DMABUF || s->kind == CF_VFIO;
+}
+
+/* Why @s cannot give what a rule @needs (enum cf_need), or NULL. */
+static const char *cf_lacks(const struct cf_src *s, unsigned int needs)
+{
+	if ((needs & CF_NEED_REVOKE) && !cf_revocable(s))
+		return s->kind == CF_FD ?
+		       "no BAR_DMABUF_CONFORMANCE_REVOKE and _RESTORE" :
+		       "no revoke";
+	if (s->kind != CF_FD)
+		return NULL;
+	if ((needs & CF_NEED_TWO) && !s->export_cmd && s->nr_fds < 2)
+		return "two buffers: no BAR_DMABUF_CONFORMANCE_EXPORT, one fd";
+	if ((needs & CF_NEED_RESET) && !s->cmd[CF_WAY_RESET])
+		return "no BAR_DMABUF_CONFORMANCE_RESET";
+	/* the rules after it need buffers a close left alone */
+	if ((needs & CF_NEED_CLOSE) && (!s->cmd[CF_WAY_CLOSE] || !s->export_cmd))
+		return "no BAR_DMABUF_CONFORMANCE_CLOSE and _EXPORT";
+	return NULL;
 }
 
 /* Nothing open yet: cf_src_close() may run on it. */
@@ -612,6 +982,8 @@ static int cf_src_open(struct cf_src *s, char *absent, size_t alen)
 		return cf_udmabuf_open(s, absent, alen);
 	case CF_VGEM:
 		return cf_vgem_open(s, absent, alen);
+	case CF_FD:
+		return cf_fd_open(s);
 	}
 	return -EINVAL;
 }
@@ -629,6 +1001,8 @@ static void cf_src_close(struct cf_src *s)
 	bd_close(&s->udev);
 	bd_close(&s->memfd);
 	bd_close(&s->drm);
+	if (cf_fd_release(s, RETURN_MS))
+		ksft_print_msg("an export command did not end cleanly\n");
 }
 
 /*
@@ -664,6 +1038,9 @@ static int cf_export(struct cf_src *s, struct cf_buf *b, unsigned int first,
 		if (nr != 1)
 			return -EOPNOTSUPP;
 		ret = cf_vgem_export(s, b);
+		break;
+	case CF_FD:
+		ret = cf_fd_export(s, b);
 		break;
 	default:
 		return -EINVAL;
@@ -723,6 +1100,11 @@ static int cf_src_revoke(struct cf_src *s, enum cf_way w, __u32 timeout_ms)
 			return 0;
 		}
 		return cf_vfio_decode(s, false);
+	case CF_FD:
+		/* in command mode, the export commands' end closes too */
+		if (w == CF_WAY_CLOSE && cf_fd_release(s, CMD_MS))
+			return -EIO;
+		return cf_fd_run(s, w, timeout_ms);
 	default:
 		return -EOPNOTSUPP;
 	}
@@ -730,6 +1112,8 @@ static int cf_src_revoke(struct cf_src *s, enum cf_way w, __u32 timeout_ms)
 
 static int cf_src_restore(struct cf_src *s)
 {
+	if (s->kind == CF_FD)
+		return cf_fd_run(s, CF_CMD_RESTORE, 0);
 	if (s->kind == CF_VFIO)
 		return cf_vfio_decode(s, true);
 	return bd_restore(s->e.devfd, -1, BAR_DMABUF_ALL_BUFFERS, NULL);
@@ -877,6 +1261,10 @@ FIXTURE_VARIANT_ADD(cf, vgem) {
 	.kind = CF_VGEM, .name = "vgem",
 };
 
+FIXTURE_VARIANT_ADD(cf, fd) {
+	.kind = CF_FD, .name = "fd",
+};
+
 /* Is @name among BAR_DMABUF_CONFORMANCE_EXPORTERS (all when unset)? */
 static bool cf_selected(const char *name)
 {
@@ -905,6 +1293,8 @@ FIXTURE_SETUP(cf)
 	for (i = 0; i < MAX_BUFS; i++)
 		d->b[i].fd = -1;
 	d->exporter = variant->name;
+	if (variant->kind == CF_FD && bd_env("BAR_DMABUF_CONFORMANCE_NAME"))
+		d->exporter = bd_env("BAR_DMABUF_CONFORMANCE_NAME");
 	cf_src_init(&d->s, variant->kind);
 	cf_kernel_name(d->kernel, sizeof(d->kernel));
 	if (!cf_selected(variant->name)) {
@@ -949,20 +1339,24 @@ FIXTURE_TEARDOWN(cf)
 
 /*
  * Every test starts so: false when it has nothing more to do (skipped, or
- * its verdict is "absent", or "n/a" for a rule of revocation (@revoke) on
- * an exporter that cannot revoke).
+ * its verdict is "absent", or "n/a" when the exporter cannot give what the
+ * rule @needs, enum cf_need).
  */
 static bool cf_begin(struct __test_metadata *_metadata,
-		     struct cf_fixture_data *d, const char *rule, bool revoke)
+		     struct cf_fixture_data *d, const char *rule,
+		     unsigned int needs)
 {
+	const char *why;
+
 	if (d->skipped)
 		return false;
 	if (d->absent[0]) {
 		cf_verdict(_metadata, d, rule, "absent", d->absent);
 		return false;
 	}
-	if (revoke && !cf_revocable(&d->s)) {
-		cf_verdict(_metadata, d, rule, "n/a", "no revoke");
+	why = cf_lacks(&d->s, needs);
+	if (why) {
+		cf_verdict(_metadata, d, rule, "n/a", why);
 		return false;
 	}
 	return true;
@@ -993,7 +1387,7 @@ static void cf_attach_rule(struct __test_metadata *_metadata,
 /* Rule: an importer that cannot take an invalidate is refused. */
 TEST_F(cf, attach_pinned)
 {
-	if (!cf_begin(_metadata, &self->d, "attach_pinned", false))
+	if (!cf_begin(_metadata, &self->d, "attach_pinned", 0))
 		return;
 	cf_attach_rule(_metadata, &self->d, "attach_pinned",
 		       BAR_DMABUF_IMP_ATTACH_PINNED);
@@ -1002,7 +1396,7 @@ TEST_F(cf, attach_pinned)
 /* Rule: an importer without allow_peer2peer is refused (a BAR is no RAM). */
 TEST_F(cf, attach_no_p2p)
 {
-	if (!cf_begin(_metadata, &self->d, "attach_no_p2p", false))
+	if (!cf_begin(_metadata, &self->d, "attach_no_p2p", 0))
 		return;
 	cf_attach_rule(_metadata, &self->d, "attach_no_p2p",
 		       BAR_DMABUF_IMP_ATTACH_NO_P2P);
@@ -1020,7 +1414,7 @@ static void cf_map_rule(struct __test_metadata *_metadata,
 
 	ret = cf_export(&d->s, &d->b[0], 2, 2, nr);
 	if (ret == -EOPNOTSUPP && nr > 1) {
-		cf_verdict(_metadata, d, rule, "n/a",
+		cf_verdict(_metadata, d, rule, "n/a", d->s.why[0] ? d->s.why :
 			   "one object is one buffer");
 		return;
 	}
@@ -1043,7 +1437,7 @@ static void cf_map_rule(struct __test_metadata *_metadata,
 
 TEST_F(cf, map_one_range)
 {
-	if (!cf_begin(_metadata, &self->d, "map_one_range", false))
+	if (!cf_begin(_metadata, &self->d, "map_one_range", 0))
 		return;
 	cf_map_rule(_metadata, &self->d, "map_one_range", 1);
 }
@@ -1051,7 +1445,7 @@ TEST_F(cf, map_one_range)
 /* Linux 7.2's dma_buf_phys_vec_to_sgt() links every range at offset 0. */
 TEST_F(cf, map_two_ranges)
 {
-	if (!cf_begin(_metadata, &self->d, "map_two_ranges", false))
+	if (!cf_begin(_metadata, &self->d, "map_two_ranges", 0))
 		return;
 	cf_map_rule(_metadata, &self->d, "map_two_ranges", 2);
 }
@@ -1071,7 +1465,7 @@ TEST_F_TIMEOUT(cf, mark_first, 60)
 	__u32 a = 0, b = 0, c = 0;
 	struct cf_async ca;
 
-	if (!cf_begin(_metadata, &self->d, "mark_first", true))
+	if (!cf_begin(_metadata, &self->d, "mark_first", CF_NEED_REVOKE))
 		return;
 	ASSERT_EQ(0, cf_export(&d->s, &d->b[0], 0, 1, 1));
 	ASSERT_EQ(0, cf_attach(d, &d->b[0], BAR_DMABUF_IMP_UNMAP_ON_REQUEST, 0,
@@ -1114,7 +1508,7 @@ TEST_F_TIMEOUT(cf, notify_all, 60)
 	struct imp_log log;
 	__u32 h[3] = { 0 };
 
-	if (!cf_begin(_metadata, &self->d, "notify_all", true))
+	if (!cf_begin(_metadata, &self->d, "notify_all", CF_NEED_REVOKE))
 		return;
 	ASSERT_EQ(0, cf_export(&d->s, &d->b[0], 0, 1, 1));
 	for (i = 0; i < 3; i++)
@@ -1156,7 +1550,8 @@ TEST_F_TIMEOUT(cf, wait_fences, 90)
 	__u32 a = 0, o = 0;
 	unsigned int i;
 
-	if (!cf_begin(_metadata, &self->d, "wait_fences", true))
+	if (!cf_begin(_metadata, &self->d, "wait_fences",
+		      CF_NEED_REVOKE | CF_NEED_TWO))
 		return;
 	ASSERT_EQ(0, cf_export(&d->s, &d->b[0], 0, 1, 1));
 	ASSERT_EQ(0, cf_export(&d->s, &d->b[1], 4, 1, 1));
@@ -1262,7 +1657,7 @@ static void cf_unmap_rule(struct __test_metadata *_metadata,
 
 TEST_F_TIMEOUT(cf, wait_unmap, 60)
 {
-	if (!cf_begin(_metadata, &self->d, "wait_unmap", true))
+	if (!cf_begin(_metadata, &self->d, "wait_unmap", CF_NEED_REVOKE))
 		return;
 	cf_unmap_rule(_metadata, &self->d, "wait_unmap", CF_WAY_REVOKE);
 	EXPECT_EQ(0, cf_src_restore(&self->d.s));
@@ -1282,7 +1677,8 @@ TEST_F_TIMEOUT(cf, batch, 60)
 	unsigned int i;
 	__u32 h[2];
 
-	if (!cf_begin(_metadata, &self->d, "batch", true))
+	if (!cf_begin(_metadata, &self->d, "batch", CF_NEED_REVOKE |
+		      CF_NEED_TWO))
 		return;
 	for (i = 0; i < 2; i++) {
 		ASSERT_EQ(0, cf_export(&d->s, &d->b[i], i * 4, 1, 1));
@@ -1322,7 +1718,7 @@ TEST_F_TIMEOUT(cf, bounded, 60)
 	struct cf_async ca;
 	__u32 h = 0;
 
-	if (!cf_begin(_metadata, &self->d, "bounded", true))
+	if (!cf_begin(_metadata, &self->d, "bounded", CF_NEED_REVOKE))
 		return;
 	ASSERT_EQ(0, cf_export(&d->s, &d->b[0], 0, 1, 1));
 	ASSERT_EQ(0, cf_attach(d, &d->b[0], BAR_DMABUF_IMP_UNMAP_ON_REQUEST, 0,
@@ -1360,7 +1756,7 @@ TEST_F_TIMEOUT(cf, restore, 60)
 	__u32 h = 0;
 	int ret;
 
-	if (!cf_begin(_metadata, &self->d, "restore", true))
+	if (!cf_begin(_metadata, &self->d, "restore", CF_NEED_REVOKE))
 		return;
 	ASSERT_EQ(0, cf_export(&d->s, &d->b[0], 0, 1, 1));
 	ASSERT_EQ(0, cf_attach(d, &d->b[0], BAR_DMABUF_IMP_UNMAP_WORKER, 0,
@@ -1421,7 +1817,8 @@ static void cf_after_rule(struct __test_metadata *_metadata,
 /* Rule 10: a reset (VFIO_DEVICE_RESET; ours: the PCI core's) revokes. */
 TEST_F_TIMEOUT(cf, way_reset, 60)
 {
-	if (!cf_begin(_metadata, &self->d, "way_reset", true))
+	if (!cf_begin(_metadata, &self->d, "way_reset", CF_NEED_REVOKE |
+		      CF_NEED_RESET))
 		return;
 	if (self->d.s.kind == CF_BAR_DMABUF &&
 	    bd_way_unavailable(BD_WAY_RESET, self->d.s.e.bdf))
@@ -1436,7 +1833,8 @@ TEST_F_TIMEOUT(cf, way_reset, 60)
 /* Rule 10: closing the device (ours: its control node) revokes. */
 TEST_F_TIMEOUT(cf, way_close, 60)
 {
-	if (!cf_begin(_metadata, &self->d, "way_close", true))
+	if (!cf_begin(_metadata, &self->d, "way_close", CF_NEED_REVOKE |
+		      CF_NEED_CLOSE))
 		return;
 	cf_unmap_rule(_metadata, &self->d, "way_close", CF_WAY_CLOSE);
 	cf_after_rule(_metadata, &self->d, "way_close_after");
@@ -1473,7 +1871,7 @@ TEST_F_TIMEOUT(cf, no_leftover, 60)
 	const char *v = "pass";
 	__u32 h = 0;
 
-	if (!cf_begin(_metadata, &self->d, "no_leftover", false))
+	if (!cf_begin(_metadata, &self->d, "no_leftover", 0))
 		return;
 	fds = bd_nr_fds();
 	before = cf_nr_dmabufs();
@@ -1487,6 +1885,8 @@ TEST_F_TIMEOUT(cf, no_leftover, 60)
 	}
 	bd_close(&d->impfd);
 	bd_close(&d->b[0].fd);
+	/* the fd variant's export commands and their pipes go too */
+	EXPECT_EQ(0, cf_fd_release(&d->s, RETURN_MS));
 	d->impfd = imp_open();
 	ASSERT_LE(0, d->impfd);
 	ASSERT_EQ(0, imp_counters(d->impfd, &c));
@@ -1525,7 +1925,7 @@ TEST_F_TIMEOUT(cf, no_leak, 180)
 	char why[128];
 	__u32 h = 0;
 
-	if (!cf_begin(_metadata, d, "no_leak", false))
+	if (!cf_begin(_metadata, d, "no_leak", 0))
 		return;
 	ASSERT_EQ(0, cf_export(&d->s, &d->b[0], 0, 1, 1));
 	ASSERT_EQ(0, cf_attach(d, &d->b[0], BAR_DMABUF_IMP_UNMAP_ON_REQUEST, 0,
