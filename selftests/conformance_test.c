@@ -728,10 +728,12 @@ static int cf_fd_run(struct cf_src *s, int c, __u32 timeout_ms)
 	if (pid < 0)
 		return pid;
 	ret = cf_reap(pid, &pidfd, CMD_MS);
-	if (ret)
-		ksft_print_msg("%s (%s): %s %d\n", cf_cmd_env[c], s->cmd[c],
-			       ret < 0 ? "killed after ms" : "exit status",
-			       ret < 0 ? CMD_MS : ret);
+	if (ret < 0)
+		ksft_print_msg("%s (%s): killed after %d ms\n", cf_cmd_env[c],
+			       s->cmd[c], CMD_MS);
+	else if (ret)
+		ksft_print_msg("%s (%s): exit status %d\n", cf_cmd_env[c],
+			       s->cmd[c], ret);
 	if (ret <= 0)
 		return ret;
 	return ret == 5 || ret == 124 ? -ETIMEDOUT : -EIO;
