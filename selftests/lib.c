@@ -1335,41 +1335,128 @@ const char *bd_p2p_proven_path(void)
 							  "dma_map_resource";
 }
 
-int bd_slab_meter_open(struct bd_slab_meter *m)
+/*
+ * A write to a shrink file allocates its 2-byte copy from kmalloc-8 (or
+ * one of its random twins): those caches are shrunk last, after every
+ * other write, so their per-CPU slabs stay flushed until the read.
+ */
+static bool slab_shrink_last(const char *name)
 {
-	DIR *dir = opendir("/sys/kernel/slab");
-	unsigned int cap = 0;
+	size_t len = strlen(name);
+
+	return !strncmp(name, "kmalloc", 7) && len > 2 &&
+	       !strcmp(name + len - 2, "-8");
+}
+
+/* Read all of /proc/slabinfo into @m's buffer; its length, or -errno. */
+static ssize_t slab_read_info(struct bd_slab_meter *m)
+{
+	size_t len = 0;
+	ssize_t n = 0;
+
+	if (lseek(m->info, 0, SEEK_SET))
+		return -errno;
+	while (len < m->room &&
+	       (n = read(m->info, m->text + len, m->room - len)) > 0)
+		len += n;
+	if (n < 0)
+		return -errno;
+	if (len == m->room)
+		return -EOVERFLOW;
+	m->text[len] = 0;
+	return len;
+}
+
+/* Open the shrink file of each cache in @dir that is (not) to go last. */
+static int slab_meter_add(struct bd_slab_meter *m, DIR *dir, bool last,
+			  unsigned int *cap)
+{
 	struct dirent *d;
 	char path[300];
 	int *bigger, fd;
 
-	memset(m, 0, sizeof(*m));
-	if (!dir)
-		return -errno;
+	rewinddir(dir);
 	/* aliases of merged caches are symlinks: each cache once */
 	while ((d = readdir(dir))) {
-		if (d->d_type != DT_DIR || d->d_name[0] == '.')
+		if (d->d_type != DT_DIR || d->d_name[0] == '.' ||
+		    slab_shrink_last(d->d_name) != last)
 			continue;
 		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink",
 			 d->d_name);
 		fd = open(path, O_WRONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
-		if (m->nr == cap) {
-			cap = cap ? 2 * cap : 256;
-			bigger = realloc(m->fd, cap * sizeof(*m->fd));
+		if (m->nr == *cap) {
+			*cap = *cap ? 2 * *cap : 256;
+			bigger = realloc(m->fd, *cap * sizeof(*m->fd));
 			if (!bigger) {
 				close(fd);
-				closedir(dir);
-				bd_slab_meter_close(m);
 				return -ENOMEM;
 			}
 			m->fd = bigger;
 		}
 		m->fd[m->nr++] = fd;
 	}
+	return 0;
+}
+
+int bd_slab_meter_open(struct bd_slab_meter *m)
+{
+	DIR *dir = opendir("/sys/kernel/slab");
+	unsigned int cap = 0;
+	ssize_t len;
+
+	memset(m, 0, sizeof(*m));
+	m->info = -1;
+	if (!dir)
+		return -errno;
+	len = slab_meter_add(m, dir, false, &cap);
+	if (!len)
+		len = slab_meter_add(m, dir, true, &cap);
 	closedir(dir);
-	return m->nr ? 0 : -ENOENT;
+	if (!len && !m->nr)
+		len = -ENOENT;
+	if (len) {
+		bd_slab_meter_close(m);
+		return len;
+	}
+	m->info = open("/proc/slabinfo", O_RDONLY | O_CLOEXEC);
+	if (m->info < 0)
+		goto err;
+	/* twice what it holds now, touched, so no read grows a thing */
+	m->room = 64 * 1024;
+	for (;;) {
+		m->text = malloc(m->room + 1);
+		if (!m->text) {
+			errno = ENOMEM;
+			goto err;
+		}
+		memset(m->text, 0, m->room + 1);
+		len = slab_read_info(m);
+		if (len != -EOVERFLOW)
+			break;
+		free(m->text);
+		m->room *= 4;
+	}
+	if (len < 0) {
+		errno = -len;
+		goto err;
+	}
+	if ((size_t)len > m->room / 2) {
+		free(m->text);
+		m->room = 2 * len;
+		m->text = malloc(m->room + 1);
+		if (!m->text) {
+			errno = ENOMEM;
+			goto err;
+		}
+		memset(m->text, 0, m->room + 1);
+	}
+	return 0;
+err:
+	len = -errno;
+	bd_slab_meter_close(m);
+	return len;
 }
 
 void bd_slab_meter_close(struct bd_slab_meter *m)
@@ -1379,7 +1466,11 @@ void bd_slab_meter_close(struct bd_slab_meter *m)
 	for (i = 0; i < m->nr; i++)
 		close(m->fd[i]);
 	free(m->fd);
+	if (m->info >= 0)
+		close(m->info);
+	free(m->text);
 	memset(m, 0, sizeof(*m));
+	m->info = -1;
 }
 
 /*
@@ -1414,10 +1505,10 @@ static int slab_add_vmalloc(struct bd_slab *s)
 int bd_slab_snapshot(struct bd_slab_meter *m, struct bd_slab *s)
 {
 	struct bd_slab_cache *c;
-	char line[512], name[48];
+	char name[48], *line, *next;
 	unsigned int cap = 0, i;
+	ssize_t len;
 	long objs;
-	FILE *f;
 
 	memset(s, 0, sizeof(*s));
 	/* 2: dentries and inodes; 4: without a log line each time */
@@ -1428,18 +1519,20 @@ int bd_slab_snapshot(struct bd_slab_meter *m, struct bd_slab *s)
 	for (i = 0; i < m->nr; i++)
 		if (pwrite(m->fd[i], "1", 1, 0) != 1)
 			return -errno;
-	f = fopen("/proc/slabinfo", "re");
-	if (!f)
-		return -errno;
+	len = slab_read_info(m);
+	if (len < 0)
+		return len;
 	/* "name <active_objs> <num_objs> ...", after two header lines */
-	while (fgets(line, sizeof(line), f)) {
+	for (line = m->text; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
 		if (sscanf(line, "%47s %ld", name, &objs) != 2)
 			continue;
 		if (s->nr == cap) {
 			cap = cap ? 2 * cap : 256;
 			c = realloc(s->c, cap * sizeof(*c));
 			if (!c) {
-				fclose(f);
 				bd_slab_free(s);
 				return -ENOMEM;
 			}
@@ -1449,7 +1542,6 @@ int bd_slab_snapshot(struct bd_slab_meter *m, struct bd_slab *s)
 			 name);
 		s->c[s->nr++].objs = objs;
 	}
-	fclose(f);
 	if (!s->nr)
 		return -ENOENT;
 	return slab_add_vmalloc(s);

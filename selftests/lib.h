@@ -489,13 +489,19 @@ struct bd_slab {
 };
 
 /*
- * Every slab cache's shrink file, open: a snapshot opens no sysfs file,
- * whose release would free objects by RCU and blur the counts. 0, or
- * -errno (-ENOENT where the kernel has no slab sysfs).
+ * Every slab cache's shrink file and /proc/slabinfo, open, and a buffer
+ * for the latter: between its shrinks and its read a snapshot allocates
+ * no file (an open would take a slab of filp back from the node's list
+ * as a per-CPU slab, and every free object in that slab would count as
+ * in use) and no other object a count depends on. 0, or -errno (-ENOENT
+ * where the kernel has no slab sysfs).
  */
 struct bd_slab_meter {
 	unsigned int nr;
 	int *fd;
+	int info;	/* /proc/slabinfo */
+	char *text;	/* what it read */
+	size_t room;
 };
 
 int bd_slab_meter_open(struct bd_slab_meter *m);
