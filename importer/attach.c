@@ -326,9 +326,10 @@ static void imp_attach_late_work(struct work_struct *work)
 {
 	struct imp_attach *ia = container_of(to_delayed_work(work),
 					     struct imp_attach, late_work);
-	unsigned long interval;
+	unsigned long interval, next;
 	struct imp_mapping *m;
 	bool violation, unmapped_ok, in_window, busy = false, read = false;
+	u64 now = ktime_get_ns(), left = 0;
 
 	spin_lock(&ia->lock);
 	m = ia->late_map;
@@ -337,9 +338,16 @@ static void imp_attach_late_work(struct work_struct *work)
 	violation = ia->violation_pending;
 	unmapped_ok = ia->violation_unmapped;
 	ia->violation_pending = false;
-	in_window = m && ktime_get_ns() < ia->late_deadline_ns;
+	in_window = m && now < ia->late_deadline_ns;
+	if (in_window)
+		left = ia->late_deadline_ns - now;
 	spin_unlock(&ia->lock);
 	interval = msecs_to_jiffies(READ_ONCE(ia->late_interval_ms));
+	/*
+	 * The run after the last read is the window's end, not an interval
+	 * past it: the unmap comes at most a tick late whatever the interval.
+	 */
+	next = min(interval, nsecs_to_jiffies(left) + 1);
 
 	if (m && violation)
 		imp_attach_violation(ia, m, unmapped_ok);
@@ -359,7 +367,7 @@ static void imp_attach_late_work(struct work_struct *work)
 	}
 	if (read) {
 		imp_mapping_put(m);
-		queue_delayed_work(imp_wq, &ia->late_work, interval);
+		queue_delayed_work(imp_wq, &ia->late_work, next);
 		return;
 	}
 	if (m) {
