@@ -16,7 +16,12 @@
  *              single REVOKEs) / D and upstream VFIO's revoke of N VFIO
  *              dma-bufs of BAR_DMABUF_VFIO_BDF through one memory-disable
  *              (clearing PCI_COMMAND_MEMORY through the VFIO config region),
- *              with the same importer and the same D
+ *              with the same importer and the same D. The batched time is
+ *              split, from the importer's timeline, for the buffer whose
+ *              unmap came last: notify (start to its invalidate), drain
+ *              (to its unmap: D and the importer's lateness) and tail (to
+ *              the revoke's return); told_all is start to the last
+ *              invalidate of all
  *   idle       REVOKE + RESTORE of one buffer with K attachments (1, 16,
  *              128) and no work: per cycle, per attachment, the slope
  *   map        importer MAP + UNMAP of 4 KiB and 2 MiB buffers: ours
@@ -710,7 +715,98 @@ static void bench_set_free(struct bench *b, struct bench_set *s)
 	free(s->h);
 }
 
-static double bench_batched(struct bench *b, struct bench_set *s)
+/* Parts of one batched revoke, from the importer's timeline (ms). */
+enum bench_split_part {
+	BENCH_SPLIT_NOTIFY,	/* start to the invalidate of the last to unmap */
+	BENCH_SPLIT_DRAIN,	/* that invalidate to its unmap: D and lateness */
+	BENCH_SPLIT_TAIL,	/* that unmap to the revoke's return */
+	BENCH_SPLIT_TOLD_ALL,	/* start to the last invalidate of all */
+	BENCH_SPLIT_PARTS
+};
+
+static const char * const bench_split_names[BENCH_SPLIT_PARTS] = {
+	[BENCH_SPLIT_NOTIFY] = "notify",
+	[BENCH_SPLIT_DRAIN] = "drain",
+	[BENCH_SPLIT_TAIL] = "tail",
+	[BENCH_SPLIT_TOLD_ALL] = "told_all",
+};
+
+/*
+ * Attachment @handle's invalidate of a mapping and its unmap after @t0_ms
+ * (the last of each), in ms; false if its log lacks one (a full log drops
+ * the newest entries). @ev holds @room entries, reallocated if short.
+ */
+static bool bench_log_times(struct bench *b, __u32 handle, double t0_ms,
+			    struct bar_dmabuf_imp_event **ev, __u32 *room,
+			    double *inv_ms, double *unmap_ms)
+{
+	struct bar_dmabuf_imp_read_log rl = { .size = sizeof(rl) };
+	__u32 k;
+
+	for (;;) {
+		rl.handle = handle;
+		rl.max_events = *room;
+		rl.events_ptr = (__u64)(unsigned long)*ev;
+		if (!ioctl(b->impfd, BAR_DMABUF_IMP_IOCTL_READ_LOG, &rl))
+			break;
+		if (errno != ENOSPC)
+			bench_fail("importer READ_LOG", errno);
+		*room *= 4;
+		free(*ev);
+		*ev = bench_calloc(*room, sizeof(**ev));
+	}
+	*inv_ms = *unmap_ms = 0;
+	for (k = 0; k < rl.out_nr_events; k++) {
+		const struct bar_dmabuf_imp_event *e = &(*ev)[k];
+		double t = e->ts_ns / 1e6;
+
+		if (t < t0_ms)
+			continue;
+		if (e->type == BAR_DMABUF_IMP_EV_INVALIDATE && e->arg)
+			*inv_ms = t;
+		else if (e->type == BAR_DMABUF_IMP_EV_UNMAP)
+			*unmap_ms = t;
+	}
+	return *inv_ms && *unmap_ms >= *inv_ms;
+}
+
+/*
+ * Where the batched revoke of @s that ran from @t0_ms to @t1_ms spent its
+ * time, into @part (ms, &enum bench_split_part): the buffer whose unmap
+ * came last bounds the revoke, so its notify + drain + tail is the whole.
+ * False if a log could not tell.
+ */
+static bool bench_split(struct bench *b, struct bench_set *s, double t0_ms,
+			double t1_ms, double *part)
+{
+	__u32 room = 256, i;
+	struct bar_dmabuf_imp_event *ev = bench_calloc(room, sizeof(*ev));
+	double inv, unmap, last_inv = 0, last_unmap = 0, told_all = 0;
+	bool ok = true;
+
+	for (i = 0; i < s->n && ok; i++) {
+		ok = bench_log_times(b, s->h[i], t0_ms, &ev, &room, &inv,
+				     &unmap);
+		if (inv > told_all)
+			told_all = inv;
+		if (unmap > last_unmap) {
+			last_unmap = unmap;
+			last_inv = inv;
+		}
+	}
+	free(ev);
+	if (!ok)
+		return false;
+	part[BENCH_SPLIT_NOTIFY] = last_inv - t0_ms;
+	part[BENCH_SPLIT_DRAIN] = last_unmap - last_inv;
+	part[BENCH_SPLIT_TAIL] = t1_ms - last_unmap;
+	part[BENCH_SPLIT_TOLD_ALL] = told_all - t0_ms;
+	return true;
+}
+
+/* One batched revoke of @s; where it went into @part, or @part[0] = -1. */
+static double bench_batched(struct bench *b, struct bench_set *s,
+			    double *part)
 {
 	double t0, t1;
 
@@ -718,6 +814,8 @@ static double bench_batched(struct bench *b, struct bench_set *s)
 	bench_expect("batched REVOKE", bench_revoke(b, -1, BAR_DMABUF_ALL_BUFFERS),
 		     s->n);
 	t1 = bench_now_ms();
+	if (!bench_split(b, s, t0, t1, part))
+		part[0] = -1;
 	bench_expect("RESTORE", bench_restore(b, -1, BAR_DMABUF_ALL_BUFFERS),
 		     s->n);
 	bench_map_all(b, s->h, s->n);
@@ -769,8 +867,10 @@ static void bench_scaling(struct bench *b, struct bench_vfio *v,
 			  const unsigned int *ns, unsigned int nr_ns)
 {
 	double bat[BENCH_MAX_REPS], ser[BENCH_MAX_REPS], vf[BENCH_MAX_REPS];
-	double d = b->window_ms;
-	unsigned int k, r, i;
+	double part[BENCH_MAX_REPS][BENCH_SPLIT_PARTS];
+	double d = b->window_ms, v1[BENCH_MAX_REPS];
+	unsigned int k, r, i, p;
+	bool split;
 	char name[96];
 
 	printf("\n%s: revoke scaling of one-page buffers:\n", prog);
@@ -800,8 +900,10 @@ static void bench_scaling(struct bench *b, struct bench_vfio *v,
 			bench_set_attach(b, &vs);
 		}
 		/* Interleaved, so a drift of the machine's speed hits all. */
+		split = true;
 		for (r = 0; r < b->reps; r++) {
-			bat[r] = bench_batched(b, &ours);
+			bat[r] = bench_batched(b, &ours, part[r]);
+			split &= part[r][0] >= 0;
 			ser[r] = bench_serial(b, &ours);
 			if (with_vfio)
 				vf[r] = bench_vfio_revoke(b, v, &vs);
@@ -818,6 +920,17 @@ static void bench_scaling(struct bench *b, struct bench_vfio *v,
 				 1 / d);
 		bench_fig_scaled("scaling.serial/D.n%u", ours.n, ser, b->reps,
 				 1 / d);
+		for (p = 0; p < BENCH_SPLIT_PARTS; p++) {
+			snprintf(name, sizeof(name), "scaling.batched_%s/D.n%u",
+				 bench_split_names[p], ours.n);
+			if (!split) {
+				bench_absent(name, "an importer log was full");
+				continue;
+			}
+			for (r = 0; r < b->reps; r++)
+				v1[r] = part[r][p] / d;
+			bench_fig(name, v1, b->reps);
+		}
 		if (with_vfio) {
 			bench_fig_scaled("scaling.vfio_ms.n%u", ours.n, vf,
 					 b->reps, 1);
@@ -944,7 +1057,11 @@ static double bench_roundtrips(struct bench *b, __u32 handle,
 	return (t1 - t0) * 1e3 / count;
 }
 
-/* Before 6.16 the core caches a non-dynamic exporter's mapping at attach. */
+/*
+ * Before 6.16 the core caches udmabuf's table: it sets cache_sgt_mapping,
+ * and a dynamic importer of a static exporter is mapped once at attach.
+ * No importer mode gets around that, so there is no map to compare with.
+ */
 static void bench_note_cached_reference(void)
 {
 	unsigned int major = 0, minor = 0;
