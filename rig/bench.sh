@@ -36,6 +36,14 @@ out=$(mktemp)
 script=$(mktemp)
 trap 'rm -f "$log" "$out" "$script" "$out.plot"' EXIT
 
+# The guest runs what the tree holds now: name that now, not after an hour
+# in which HEAD may move, and say when it is not a commit.
+commit=$(git -C "$TREE_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ "$commit" != unknown ] && [ -n "$(git -C "$TREE_DIR" status --porcelain \
+	--untracked-files=no -- . ':!*.md' ':!bench/results' 2>/dev/null)" ]; then
+	commit=$commit+dirty
+fi
+
 # The guest sees only rig_guest_env's variables: put ours in the script.
 {
 	printf '#!/bin/sh\nBENCH_FIGURES=%q\nBENCH_ARGS=%q\n' \
@@ -78,7 +86,6 @@ mkdir -p "$results"
 tsv=$results/$short.tsv
 [ -f "$tsv" ] || printf 'date\tcommit\tkernel\tfigure\tmedian\tmin\tmax\n' >"$tsv"
 date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-commit=$(git -C "$TREE_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 # The new rows, and a flag on medians that moved >20% from the last stored.
 awk -F'\t' -v OFS='\t' -v date="$date" -v commit="$commit" \
