@@ -1295,8 +1295,9 @@ static void bench_cpu(struct bench *b)
 			owr[r] = bench_write_mbs(ours, len, BENCH_CPU_PASSES);
 		}
 	}
-	printf("\n%s: cpu: %u passes over %llu bytes of BAR%u, 64-bit loads and stores in order; our mmap is %s\n",
+	printf("\n%s: cpu: %u passes over %llu bytes of BAR%u, %s; our mmap is %s\n",
 	       prog, BENCH_CPU_PASSES, (unsigned long long)len, b->bar,
+	       "64-bit loads and stores in order",
 	       b->wc ? "write-combined" : "uncached");
 	for (k = 0; k < 2; k++)
 		if (ref[k])
