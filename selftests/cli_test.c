@@ -57,8 +57,8 @@ static bool cli_find(void)
 	if (cli_path[0])
 		return true;
 	if (env) {
-		snprintf(cli_path, sizeof(cli_path), "%s", env);
-		return !access(cli_path, X_OK);
+		return snprintf(cli_path, sizeof(cli_path), "%s", env) <
+		       (int)sizeof(cli_path) && !access(cli_path, X_OK);
 	}
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n > 0) {
@@ -66,9 +66,11 @@ static bool cli_find(void)
 		slash = strrchr(self, '/');
 		if (slash) {
 			*slash = '\0';
-			snprintf(cli_path, sizeof(cli_path),
-				 "%s/../tools/bar-dmabuf", self);
-			if (!access(cli_path, X_OK))
+			/* a truncated path would name another file */
+			if (snprintf(cli_path, sizeof(cli_path),
+				     "%s/../tools/bar-dmabuf", self) <
+			    (int)sizeof(cli_path) &&
+			    !access(cli_path, X_OK))
 				return true;
 		}
 	}
@@ -77,9 +79,9 @@ static bool cli_find(void)
 	while (env && *env) {
 		size_t len = strcspn(env, ":");
 
-		snprintf(cli_path, sizeof(cli_path), "%.*s/bar-dmabuf",
-			 (int)len, env);
-		if (len && !access(cli_path, X_OK))
+		if (len && snprintf(cli_path, sizeof(cli_path), "%.*s/bar-dmabuf",
+				    (int)len, env) < (int)sizeof(cli_path) &&
+		    !access(cli_path, X_OK))
 			return true;
 		env += len + !!env[len];
 	}
@@ -225,7 +227,7 @@ FIXTURE_SETUP(cli)
 	self->buf = -1;
 	if (!cli_find()) {
 		self->skipped = true;
-		SKIP(return, "no bar-dmabuf command (%s); build tools/ or set BAR_DMABUF_CLI",
+		SKIP(return, "no bar-dmabuf command (%.200s); build tools/ or set BAR_DMABUF_CLI",
 		     cli_path);
 	}
 	if (!bd_fixture_open(_metadata, &self->e, 4 * BD_PAGE,

@@ -1715,7 +1715,7 @@ int bd_importer_swap(struct bd_importer_swap *s, const char *params)
 	s->swapped = true;
 	ret = bd_module_load(s->ko, params ? params : s->params);
 	if (ret)
-		snprintf(s->why, sizeof(s->why), "load %s with \"%s\": %s",
+		snprintf(s->why, sizeof(s->why), "load %s with \"%.160s\": %s",
 			 BD_IMP_MODULE, params ? params : s->params,
 			 strerror(-ret));
 	return ret;
@@ -1735,7 +1735,7 @@ int bd_importer_restore(struct bd_importer_swap *s)
 	}
 	ret = bd_module_load(s->ko, s->params);
 	if (ret) {
-		snprintf(s->why, sizeof(s->why), "reload %s with \"%s\": %s",
+		snprintf(s->why, sizeof(s->why), "reload %s with \"%.160s\": %s",
 			 BD_IMP_MODULE, s->params, strerror(-ret));
 		return ret;
 	}
