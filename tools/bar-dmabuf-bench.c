@@ -969,7 +969,7 @@ static void bench_idle(struct bench *b)
 	double cyc[3][BENCH_MAX_REPS], v[BENCH_MAX_REPS];
 	double s1[BENCH_MAX_REPS], s2[BENCH_MAX_REPS];
 	static __u32 h[3][128];
-	unsigned int reps = bench_more_reps(b), k, r, c, i;
+	unsigned int reps = bench_more_reps(b), k, r, c, i, n;
 	int fd[3];
 	char name[64];
 
@@ -1028,9 +1028,15 @@ static void bench_idle(struct bench *b)
 	for (r = 0; r < reps; r++)
 		v[r] = (cyc[2][r] - cyc[0][r]) / (ks[2] - ks[0]);
 	bench_fig("idle.slope_us_per_att", v, reps);
-	for (r = 0; r < reps; r++)
-		v[r] = s1[r] > 0 ? s2[r] / s1[r] : 0;
-	bench_fig("idle.slope_16-128/slope_1-16", v, reps);
+	/* a sample whose 1..16 slope noise made <= 0 has no ratio */
+	for (r = 0, n = 0; r < reps; r++)
+		if (s1[r] > 0)
+			v[n++] = s2[r] / s1[r];
+	if (n)
+		bench_fig("idle.slope_16-128/slope_1-16", v, n);
+	else
+		bench_absent("idle.slope_16-128/slope_1-16",
+			     "no sample had a positive slope over 1..16");
 	printf("%s: idle: growth linear in K gives a slope ratio near 1\n",
 	       prog);
 	bench_close_importer(b);
