@@ -10,10 +10,12 @@
  * (default 20000). Calls are valid ones built from a model of the state
  * (buffers, CPU mappings, attachments, jobs, sync_files) or mutations of
  * them: sizes around every struct boundary and past 4 KiB, flipped flag
- * and reserved bits, structs against an unmapped or read-only page, fds of
- * the wrong kind or closed, ranges at and past the BAR's end and 64-bit
- * wrap, odd mmap offsets and lengths, DMA_BUF_IOCTL_*, interleaved with
- * revoke, restore, close and the importer's misbehaviour modes.
+ * and reserved bits, structs against an inaccessible or read-only page,
+ * fds of the wrong kind or closed, ranges at and past the BAR's end and
+ * 64-bit wrap, odd mmap offsets and lengths, DMA_BUF_IOCTL_*, interleaved
+ * with revoke, restore, close and the importer's misbehaviour modes. A
+ * mutated user pointer stays inside the fuzzer's own pages or points
+ * nowhere (fz_keep_ptr()).
  *
  * Every call has an allow-list of errnos; the model adds the protocol's
  * rule 1 where it knows the state (a revoked buffer refuses attach, mmap
@@ -78,6 +80,14 @@ struct dma_buf_import_sync_file {
 #define FZ_KMSG_EVERY	256
 #define FZ_REOPEN_EVERY	4000	/* bounds the importer file's handle table */
 #define FZ_PG		4096UL
+/*
+ * The pages every struct and data pointer of a call points into: two
+ * read-write, one inaccessible, one read-only, one inaccessible. The holes
+ * are PROT_NONE, not unmapped, so that no later mmap() lands in them.
+ */
+#define FZ_AREA_LEN	(5 * FZ_PG)
+#define FZ_NO_PTR	(-1)	/* fz_prepare(): the struct has no pointer */
+#define FZ_RECORDS	16
 
 enum { FZ_LIVE, FZ_REVOKED, FZ_UNKNOWN };
 
@@ -138,7 +148,14 @@ struct fz {
 	struct fz_job job[FZ_JOBS];
 	int sync[FZ_SYNCS];
 
-	char *area;		/* struct placement: 2 pages, a hole, read-only */
+	char *area;		/* FZ_AREA_LEN: struct and data placement */
+	/* the harness's test records, which its parent walks (shared) */
+	struct fz_record {
+		const struct __test_metadata *t;
+		const char *name;
+		const struct __test_metadata *prev, *next;
+	} rec[FZ_RECORDS];
+	int nr_rec;
 	char tmp[8192];
 
 	char desc[256];		/* what this call did, for the report */
@@ -554,13 +571,36 @@ static const __u32 fz_odd_u32[] = { 0, 1, 2, 0x7fffffff, 0x80000000,
 				    0xffffffff, 0xffff, 64, 65, 4096 };
 
 /*
+ * A mutated user pointer must not reach this process's own memory: the
+ * kernel would write there for real, and the harness's test records are
+ * shared with its parent, which follows them after this test (a READ_LOG
+ * whose events_ptr a flipped bit moved onto the next test's record made
+ * the parent die in strlen()). One that left the area and is not a pointer
+ * no process owns (below 64 KiB, the kernel's half, non-canonical) is moved
+ * into the area's inaccessible page at the same offset: still a bad one.
+ */
+static void fz_keep_ptr(struct fz *f, char *field, __u64 was)
+{
+	unsigned long a = (unsigned long)f->area;
+	__u64 v;
+
+	memcpy(&v, field, sizeof(v));
+	if (v == was || v < 0x10000 || v >= 1ULL << 47 ||
+	    (v >= a && v < a + FZ_AREA_LEN))
+		return;
+	v = a + 2 * FZ_PG + (v & (FZ_PG - 1));
+	memcpy(field, &v, sizeof(v));
+}
+
+/*
  * Put @ksize bytes of @valid into place for an ioctl, maybe mutated: its
  * size word (first u32 when @sized) around the struct's boundaries and past
  * 4 KiB, bytes flipped, words set to odd values, non-zero bytes past it.
+ * @ptr_off is the offset of the struct's user pointer, or FZ_NO_PTR.
  * @fix clamps fields whose mutation would only make the run slow (waits).
  */
 static void fz_prepare(struct fz *f, struct fz_call *c, const void *valid,
-		       size_t ksize, bool sized, int mutate_one_in,
+		       size_t ksize, bool sized, int ptr_off, int mutate_one_in,
 		       void (*fix)(void *p))
 {
 	char *s = f->tmp;
@@ -621,6 +661,12 @@ static void fz_prepare(struct fz *f, struct fz_call *c, const void *valid,
 		memcpy(s, &usize, 4);
 	if (fix)
 		fix(s);
+	if (ptr_off != FZ_NO_PTR) {
+		__u64 was;
+
+		memcpy(&was, (const char *)valid + ptr_off, sizeof(was));
+		fz_keep_ptr(f, s + ptr_off, was);
+	}
 	if (c->mutated)
 		fz_note(f, " mutated(size %u place %d)", usize, c->place);
 	c->usize = usize;
@@ -631,7 +677,7 @@ static void fz_prepare(struct fz *f, struct fz_call *c, const void *valid,
 		c->ptr = f->area;
 		break;
 	case PL_GUARD:
-		/* the struct ends where the unmapped page begins */
+		/* the struct ends where the inaccessible page begins */
 		c->ptr = f->area + room - ksize;
 		memcpy(c->ptr, s, ksize);
 		break;
@@ -694,7 +740,7 @@ static void fz_op_info(struct fz *f)
 	struct fz_call c;
 	int ret;
 
-	fz_prepare(f, &c, &in, sizeof(in), true, 2, NULL);
+	fz_prepare(f, &c, &in, sizeof(in), true, FZ_NO_PTR, 2, NULL);
 	ret = fz_ioctl(f->dev[0], BAR_DMABUF_IOCTL_INFO, c.ptr);
 	fz_check(f, "INFO", ret, ok_info);
 	if (!ret && !c.mutated && fz_result(f, &c, &out, sizeof(out)) &&
@@ -802,7 +848,7 @@ static void fz_op_export(struct fz *f)
 			in.ranges_ptr = rn(f, 2) ? 0 : 0xffff800000000000ULL;
 			break;
 		case 3:
-			/* the array runs into the unmapped page */
+			/* the array runs into the inaccessible page */
 			in.ranges_ptr = (unsigned long)(f->area + 2 * FZ_PG -
 							sizeof(ranges[0]));
 			memcpy(f->area + 2 * FZ_PG - sizeof(ranges[0]),
@@ -813,7 +859,8 @@ static void fz_op_export(struct fz *f)
 			break;
 		}
 	}
-	fz_prepare(f, &c, &in, sizeof(in), true, odd ? 2 : 8, NULL);
+	fz_prepare(f, &c, &in, sizeof(in), true,
+		   offsetof(typeof(in), ranges_ptr), odd ? 2 : 8, NULL);
 	if (c.place == PL_NORMAL && in.ranges_ptr ==
 	    (unsigned long)(f->area + 2 * FZ_PG - sizeof(ranges[0])))
 		memcpy(f->area + 2 * FZ_PG - sizeof(ranges[0]), ranges,
@@ -859,7 +906,7 @@ static void fz_op_revoke(struct fz *f)
 	in.timeout_ms = rn(f, 31);
 	fz_note(f, " fd %d buf %d flags %#x timeout %u", in.fd, b, in.flags,
 		in.timeout_ms);
-	fz_prepare(f, &c, &in, sizeof(in), true, 5, fz_fix_revoke);
+	fz_prepare(f, &c, &in, sizeof(in), true, FZ_NO_PTR, 5, fz_fix_revoke);
 	ret = fz_ioctl(f->dev[0], BAR_DMABUF_IOCTL_REVOKE, c.ptr);
 	fz_check(f, "REVOKE", ret, ok_revoke);
 	if (c.mutated) {
@@ -892,7 +939,7 @@ static void fz_op_restore(struct fz *f)
 		in.fd = fz_any_fd(f, &b);
 	}
 	fz_note(f, " fd %d buf %d flags %#x", in.fd, b, in.flags);
-	fz_prepare(f, &c, &in, sizeof(in), true, 5, NULL);
+	fz_prepare(f, &c, &in, sizeof(in), true, FZ_NO_PTR, 5, NULL);
 	ret = fz_ioctl(f->dev[0], BAR_DMABUF_IOCTL_RESTORE, c.ptr);
 	fz_check(f, "RESTORE", ret, f->racing ? ok_restore_racing : ok_restore);
 	if (c.mutated) {
@@ -1225,7 +1272,7 @@ static void fz_op_sync(struct fz *f)
 	if (!valid) {
 		s.flags = rn(f, 2) ? rnd(f) : s.flags ^ (1ULL << rn(f, 64));
 		if (chance(f, 4))
-			arg = f->area + 2 * FZ_PG;	/* unmapped */
+			arg = f->area + 2 * FZ_PG;	/* inaccessible */
 	}
 	ret = fz_ioctl_bounded(fd, DMA_BUF_IOCTL_SYNC, arg);
 	fz_check(f, "DMA_BUF_IOCTL_SYNC", ret, ok_sync);
@@ -1251,7 +1298,7 @@ static void fz_op_set_name(struct fz *f)
 	if (chance(f, 8))
 		arg = f->area + 2 * FZ_PG;
 	if (chance(f, 8)) {
-		/* runs into the unmapped page with no NUL */
+		/* runs into the inaccessible page with no NUL */
 		arg = f->area + 2 * FZ_PG - 8;
 		memset(arg, 'z', 8);
 	}
@@ -1359,7 +1406,7 @@ static void fz_op_attach(struct fz *f)
 	in.flags = fl[rn(f, ARRAY_SIZE(fl))];
 	fz_note(f, " imp%d fd %d buf %d state %d flags %#x", imp, in.dmabuf_fd,
 		b, b >= 0 ? f->buf[b].state : -1, in.flags);
-	fz_prepare(f, &c, &in, sizeof(in), true, 6, NULL);
+	fz_prepare(f, &c, &in, sizeof(in), true, FZ_NO_PTR, 6, NULL);
 	ret = fz_ioctl(f->imp[imp], BAR_DMABUF_IMP_IOCTL_ATTACH, c.ptr);
 	fz_check(f, "imp ATTACH", ret, ok_attach);
 	if (!c.mutated && b >= 0 && (in.flags == 0 ||
@@ -1399,7 +1446,7 @@ static void fz_op_handle_cmd(struct fz *f)
 
 	in.handle = fz_handle(f, imp, &a);
 	fz_note(f, " imp%d h %u", imp, in.handle);
-	fz_prepare(f, &c, &in, sizeof(in), true, 6, NULL);
+	fz_prepare(f, &c, &in, sizeof(in), true, FZ_NO_PTR, 6, NULL);
 	ret = fz_ioctl(f->imp[imp], hc[k].cmd, c.ptr);
 	fz_check(f, hc[k].name, ret, hc[k].ok);
 	if (!ret && hc[k].cmd == BAR_DMABUF_IMP_IOCTL_VUNMAP) {
@@ -1459,7 +1506,7 @@ static void fz_op_behaviour(struct fz *f)
 		in.late_read_window_ms = 60001;
 	if (chance(f, 8))
 		in.late_read_interval_ms = rn(f, 2) ? 0 : 10001;
-	fz_prepare(f, &c, &in, sizeof(in), true, 6, fz_fix_behaviour_dbg);
+	fz_prepare(f, &c, &in, sizeof(in), true, FZ_NO_PTR, 6, fz_fix_behaviour_dbg);
 	memcpy(&in, f->tmp, sizeof(in));
 	fz_note(f, " imp%d h %u mode %u flags %#x window %u/%u", imp, in.handle,
 		in.unmap_mode, in.flags, in.late_read_window_ms,
@@ -1516,7 +1563,8 @@ static void fz_op_submit(struct fz *f)
 		in.usage = 3 + rn(f, 10);
 		break;
 	}
-	fz_prepare(f, &c, &in, sizeof(in), true, 6, fz_fix_submit);
+	fz_prepare(f, &c, &in, sizeof(in), true,
+		   offsetof(typeof(in), data_ptr), 6, fz_fix_submit);
 	memcpy(&in, f->tmp, sizeof(in));
 	fz_note(f, " imp%d h %u flags %#x usage %u off %llu len %llu delay %u",
 		imp, in.handle, in.flags, in.usage,
@@ -1546,7 +1594,7 @@ static void fz_op_signal(struct fz *f)
 	int ret;
 
 	in.job = j >= 0 && !chance(f, 8) ? f->job[j].id : rnd(f) % 4096;
-	fz_prepare(f, &c, &in, sizeof(in), true, 6, NULL);
+	fz_prepare(f, &c, &in, sizeof(in), true, FZ_NO_PTR, 6, NULL);
 	fz_note(f, " imp%d job %llu", imp, (unsigned long long)in.job);
 	ret = fz_ioctl(f->imp[imp], BAR_DMABUF_IMP_IOCTL_SIGNAL, c.ptr);
 	fz_check(f, "imp SIGNAL", ret, ok_signal);
@@ -1574,7 +1622,8 @@ static void fz_op_wait_job(struct fz *f)
 	in.data_len = rn(f, 4) ? FZ_PG : rn(f, 300);
 	if (chance(f, 8))
 		in.data_ptr = 0xffff800000000000ULL;
-	fz_prepare(f, &c, &in, sizeof(in), true, 6, fz_fix_wait);
+	fz_prepare(f, &c, &in, sizeof(in), true,
+		   offsetof(typeof(in), data_ptr), 6, fz_fix_wait);
 	fz_note(f, " imp%d job %llu", imp, (unsigned long long)in.job);
 	ret = fz_ioctl(f->imp[imp], BAR_DMABUF_IMP_IOCTL_WAIT_JOB, c.ptr);
 	fz_check(f, "imp WAIT_JOB", ret, ok_wait);
@@ -1604,7 +1653,8 @@ static void fz_op_log(struct fz *f)
 		in.events_ptr = (unsigned long)(f->area + FZ_PG);
 		if (chance(f, 8))
 			in.events_ptr = (unsigned long)(f->area + 2 * FZ_PG - 8);
-		fz_prepare(f, &c, &in, sizeof(in), true, 6, NULL);
+		fz_prepare(f, &c, &in, sizeof(in), true,
+			   offsetof(typeof(in), events_ptr), 6, NULL);
 		ret = fz_ioctl(f->imp[imp], BAR_DMABUF_IMP_IOCTL_READ_LOG, c.ptr);
 		fz_check(f, "imp READ_LOG", ret, ok_readlog);
 	} else {
@@ -1614,7 +1664,7 @@ static void fz_op_log(struct fz *f)
 		in.type = rn(f, 22);
 		in.count = rn(f, 4);
 		in.timeout_ms = rn(f, 6);
-		fz_prepare(f, &c, &in, sizeof(in), true, 6, fz_fix_wait_event);
+		fz_prepare(f, &c, &in, sizeof(in), true, FZ_NO_PTR, 6, fz_fix_wait_event);
 		ret = fz_ioctl(f->imp[imp], BAR_DMABUF_IMP_IOCTL_WAIT_EVENT,
 			       c.ptr);
 		fz_check(f, "imp WAIT_EVENT", ret, ok_waitev);
@@ -1632,7 +1682,7 @@ static void fz_op_imp_misc(struct fz *f)
 	case 0: {
 		struct bar_dmabuf_imp_counters in = { .size = sizeof(in) };
 
-		fz_prepare(f, &c, &in, sizeof(in), true, 2, NULL);
+		fz_prepare(f, &c, &in, sizeof(in), true, FZ_NO_PTR, 2, NULL);
 		ret = fz_ioctl(f->imp[imp], BAR_DMABUF_IMP_IOCTL_COUNTERS, c.ptr);
 		fz_check(f, "imp COUNTERS", ret, ok_counters);
 		break;
@@ -1641,7 +1691,7 @@ static void fz_op_imp_misc(struct fz *f)
 		struct bar_dmabuf_imp_vmap in = { .size = sizeof(in) };
 
 		in.dmabuf_fd = chance(f, 4) ? f->heapfd : fz_any_fd(f, &b);
-		fz_prepare(f, &c, &in, sizeof(in), true, 4, NULL);
+		fz_prepare(f, &c, &in, sizeof(in), true, FZ_NO_PTR, 4, NULL);
 		ret = fz_ioctl(f->imp[imp], BAR_DMABUF_IMP_IOCTL_VMAP, c.ptr);
 		fz_check(f, "imp VMAP", ret, ok_vmap);
 		if (!ret) {
@@ -1674,7 +1724,8 @@ static void fz_op_imp_misc(struct fz *f)
 		in.offset = rn(f, 2) ? rn(f, 4 * FZ_PG) : 4 * FZ_PG - rn(f, 64);
 		in.length = 1 + rn(f, 64);
 		in.data_ptr = (unsigned long)(f->area + FZ_PG);
-		fz_prepare(f, &c, &in, sizeof(in), true, 3, NULL);
+		fz_prepare(f, &c, &in, sizeof(in), true,
+			   offsetof(typeof(in), data_ptr), 3, NULL);
 		ret = fz_ioctl_bounded(f->imp[imp], BAR_DMABUF_IMP_IOCTL_VMAP_RW,
 				       c.ptr);
 		fz_check(f, "imp VMAP_RW", ret, ok_vmap_rw);
@@ -1902,6 +1953,55 @@ static void fz_check_counters(struct fz *f,
 		fz_dump_faults(f), fz_dump_jobs(f);
 }
 
+/*
+ * The harness keeps its test records in memory shared with its parent,
+ * which walks them (name, links) after this test ends: a call that wrote
+ * one (a user pointer the kernel followed to the wrong place) would kill
+ * the parent with no report. Which of their links close a ring depends on
+ * the order the constructors ran in: follow both until a record repeats.
+ */
+static bool fz_record_add(struct fz *f, const struct __test_metadata *t)
+{
+	int i;
+
+	for (i = 0; i < f->nr_rec; i++)
+		if (f->rec[i].t == t)
+			return false;
+	if (f->nr_rec == FZ_RECORDS)
+		return false;
+	f->rec[f->nr_rec++] = (struct fz_record){
+		.t = t, .name = t->name, .prev = t->prev, .next = t->next,
+	};
+	return true;
+}
+
+static void fz_records_save(struct fz *f)
+{
+	const struct __test_metadata *t;
+
+	f->nr_rec = 0;
+	for (t = f->md; t && fz_record_add(f, t); t = t->next)
+		;
+	for (t = f->md->prev; t && fz_record_add(f, t); t = t->prev)
+		;
+}
+
+static void fz_check_records(struct fz *f)
+{
+	const struct fz_record *r;
+	int i;
+
+	for (i = 0; i < f->nr_rec; i++) {
+		r = &f->rec[i];
+		if (r->t->name != r->name || r->t->prev != r->prev ||
+		    r->t->next != r->next) {
+			fz_fail(f, "the harness's record of test %s was overwritten",
+				r->name);
+			return;
+		}
+	}
+}
+
 /* Let go of everything the run made; the device's buffers end live. */
 static void fz_wind_down(struct fz *f)
 {
@@ -2009,7 +2109,7 @@ FIXTURE_TEARDOWN(fuzz)
 		bd_close(&self->f->heapfd);
 		bd_close(&self->f->pipefd[0]);
 		bd_close(&self->f->pipefd[1]);
-		munmap(self->f->area, 4 * FZ_PG);
+		munmap(self->f->area, FZ_AREA_LEN);
 		free(self->f);
 	}
 	bd_param_restore(&self->timeout);
@@ -2076,16 +2176,21 @@ static struct fz *fz_setup(struct __test_metadata *_metadata,
 		f->pipefd[0] = -1;
 		f->pipefd[1] = -1;
 	}
-	/* rw, rw, unmapped, read-only */
-	f->area = mmap(NULL, 4 * FZ_PG, PROT_READ | PROT_WRITE,
+	f->area = mmap(NULL, FZ_AREA_LEN, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (f->area == MAP_FAILED) {
 		free(f);
 		return NULL;
 	}
 	f->no_madvise = madvise(f->area, FZ_PG, MADV_NORMAL) != 0;
-	munmap(f->area + 2 * FZ_PG, FZ_PG);
-	mprotect(f->area + 3 * FZ_PG, FZ_PG, PROT_READ);
+	if (mprotect(f->area + 2 * FZ_PG, FZ_PG, PROT_NONE) ||
+	    mprotect(f->area + 3 * FZ_PG, FZ_PG, PROT_READ) ||
+	    mprotect(f->area + 4 * FZ_PG, FZ_PG, PROT_NONE)) {
+		munmap(f->area, FZ_AREA_LEN);
+		free(f);
+		return NULL;
+	}
+	fz_records_save(f);
 	sigaction(SIGALRM, &(struct sigaction){ .sa_handler = fz_alarm }, NULL);
 	signal(SIGBUS, fz_sigbus);
 	signal(SIGSEGV, fz_sigbus);
@@ -2190,6 +2295,7 @@ static void fz_run(struct __test_metadata *_metadata,
 			fz_reopen_imp(f, i / FZ_REOPEN_EVERY % FZ_IMPS);
 		fz_one_call(f);
 		fz_check_counters(f, &c0);
+		fz_check_records(f);
 		if (f->trace)
 			fprintf(stderr, "# %lu: %s\n", i, f->desc);
 		memcpy(f->ring[i % 16], f->desc, sizeof(f->desc));
@@ -2221,7 +2327,7 @@ static void fz_run(struct __test_metadata *_metadata,
 	bd_close(&f->heapfd);
 	bd_close(&f->pipefd[0]);
 	bd_close(&f->pipefd[1]);
-	munmap(f->area, 4 * FZ_PG);
+	munmap(f->area, FZ_AREA_LEN);
 	self->e.devfd = f->dev[0];
 	free(f);
 	self->f = NULL;
