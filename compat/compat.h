@@ -168,14 +168,43 @@ static inline int bar_dmabuf_compat_p2p_distance(struct pci_dev *provider,
 }
 
 /*
- * The dma-buf P2P mapping helpers (6.19+): per-BAR providers and the
- * phys_vec -> sg_table helpers.
+ * A BAR has no CPU cache line, but DMA-API debug tracks one per mapped
+ * address and WARNs past 7 live mappings of it: nine importers of one
+ * buffer are ordinary use. Say that overlap is fine where the kernel
+ * knows the attribute (7.2); 6.1 and 6.12 lack it, and Debian builds
+ * them without DMA-API debug.
  */
-#if HAVE_DMA_BUF_PHYS_VEC_TO_SGT && HAVE_PCIM_P2PDMA_PROVIDER
-#include <linux/dma-buf-mapping.h>
+#ifdef DMA_ATTR_DEBUGGING_IGNORE_CACHELINES
+#define BAR_DMABUF_COMPAT_MMIO_ATTRS	DMA_ATTR_DEBUGGING_IGNORE_CACHELINES
+#else
+#define BAR_DMABUF_COMPAT_MMIO_ATTRS	0
+#endif
 
-#define bar_dmabuf_phys_vec phys_vec
-#define BAR_DMABUF_COMPAT_P2P_HELPERS 1
+/* the BAR ranges of a buffer, CPU physical addresses */
+struct bar_dmabuf_phys_vec {
+	phys_addr_t paddr;
+	size_t len;
+};
+
+/*
+ * The P2P path (6.19+): per-BAR providers, and the DMA API that maps MMIO
+ * by physical address into an IOVA we allocate (what the kernel's
+ * dma_buf_phys_vec_to_sgt() is built on). p2p.c maps a range with these
+ * and keeps their state in the mapping's record, so that a map costs no
+ * allocation but the IOVA.
+ */
+#if HAVE_DMA_IOVA_LINK_MMIO && HAVE_PCIM_P2PDMA_PROVIDER
+#define BAR_DMABUF_COMPAT_P2P 1
+
+/**
+ * struct bar_dmabuf_compat_p2p_state - how one range was mapped
+ * @iova: the IOVA we linked it into, if dma_use_iova()
+ * @bus_addr: a PCI bus address (switch-local route): nothing to undo
+ */
+struct bar_dmabuf_compat_p2p_state {
+	struct dma_iova_state iova;
+	bool bus_addr;
+};
 
 static inline int bar_dmabuf_compat_p2p_init(struct pci_dev *pdev)
 {
@@ -190,52 +219,70 @@ bar_dmabuf_compat_p2p_provider(struct pci_dev *pdev, int bar)
 	return pcim_p2pdma_provider(pdev, bar);
 }
 
-static inline struct sg_table *
-bar_dmabuf_compat_p2p_map(struct dma_buf_attachment *attach,
-			  struct p2pdma_provider *provider,
-			  struct bar_dmabuf_phys_vec *vec, size_t nr,
-			  size_t size, enum dma_data_direction dir)
+/*
+ * Map @len bytes at @paddr of @provider's BAR for @dev: its bus address
+ * when @bus_addr, else through @dev's IOMMU domain when it has one (an
+ * IOVA of our own, linked and synced), else dma_map_phys(). @st records
+ * which, for bar_dmabuf_compat_p2p_unmap().
+ */
+static inline int
+bar_dmabuf_compat_p2p_map(struct device *dev, struct p2pdma_provider *provider,
+			  bool bus_addr, phys_addr_t paddr, size_t len,
+			  enum dma_data_direction dir,
+			  struct bar_dmabuf_compat_p2p_state *st,
+			  dma_addr_t *addr)
 {
-	return dma_buf_phys_vec_to_sgt(attach, provider, vec, nr, size, dir);
+	const unsigned long attrs = DMA_ATTR_MMIO | BAR_DMABUF_COMPAT_MMIO_ATTRS;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	st->bus_addr = bus_addr;
+	if (bus_addr) {
+		*addr = pci_p2pdma_bus_addr_map(provider, paddr);
+		return 0;
+	}
+	if (!dma_iova_try_alloc(dev, &st->iova, paddr, len)) {
+		*addr = dma_map_phys(dev, paddr, len, dir, attrs);
+		return dma_mapping_error(dev, *addr);
+	}
+	ret = dma_iova_link(dev, &st->iova, paddr, 0, len, dir, attrs);
+	if (ret) {
+		dma_iova_free(dev, &st->iova);
+		return ret;
+	}
+	ret = dma_iova_sync(dev, &st->iova, 0, len);
+	if (ret) {
+		dma_iova_destroy(dev, &st->iova, len, dir, attrs);
+		return ret;
+	}
+	*addr = st->iova.addr;
+	return 0;
 }
 
-/*
- * dma_buf_phys_vec_to_sgt() of 7.2 links every range at IOVA offset 0
- * (dma_iova_link(..., paddr, 0, len, ...)), so when the IOMMU translates,
- * a buffer of several ranges fails to map with -EADDRINUSE. Buffers of
- * more than this many ranges are mapped with dma_map_resource() instead
- * (p2p.c), which is what the helper does for a path through the host
- * bridge. For a switch-local path the helper would hand out PCI bus
- * addresses instead; dma_map_resource() gives an address routed through
- * the root complex (README: known limits).
- */
-#define BAR_DMABUF_COMPAT_P2P_HELPER_MAX_RANGES	1
-
-/*
- * dma_buf_phys_vec_to_sgt() sets orig_nents to 0 ("no CPU list") and
- * dma_buf_free_sgt() frees with sg_free_table(), which walks orig_nents:
- * on 7.2 every mapping's scatterlist leaks (kmemleak on the debug
- * kernel). The table holds exactly nents entries (the helper allocates
- * that many and fills all), so hand the count back before the free; with
- * a fixed helper this changes nothing.
- */
-static inline void bar_dmabuf_compat_p2p_unmap(struct dma_buf_attachment *a,
-					       struct sg_table *sgt,
-					       enum dma_data_direction dir)
+/* undo bar_dmabuf_compat_p2p_map() of @len bytes at @addr */
+static inline void
+bar_dmabuf_compat_p2p_unmap(struct device *dev,
+			    struct bar_dmabuf_compat_p2p_state *st,
+			    dma_addr_t addr, size_t len,
+			    enum dma_data_direction dir)
 {
-	if (!sgt->orig_nents)
-		sgt->orig_nents = sgt->nents;
-	dma_buf_free_sgt(a, sgt, dir);
+	const unsigned long attrs = DMA_ATTR_MMIO | BAR_DMABUF_COMPAT_MMIO_ATTRS;
+
+	if (st->bus_addr)
+		return;
+	if (dma_use_iova(&st->iova))
+		dma_iova_destroy(dev, &st->iova, len, dir, attrs);
+	else
+		dma_unmap_phys(dev, addr, len, dir, attrs);
 }
 #else
-struct bar_dmabuf_phys_vec {
-	phys_addr_t paddr;
-	size_t len;
-};
+#define BAR_DMABUF_COMPAT_P2P 0
 
 struct p2pdma_provider;
-#define BAR_DMABUF_COMPAT_P2P_HELPERS 0
-#define BAR_DMABUF_COMPAT_P2P_HELPER_MAX_RANGES	0
+
+struct bar_dmabuf_compat_p2p_state {
+	bool bus_addr;
+};
 
 static inline int bar_dmabuf_compat_p2p_init(struct pci_dev *pdev)
 {
@@ -248,33 +295,23 @@ bar_dmabuf_compat_p2p_provider(struct pci_dev *pdev, int bar)
 	return NULL;
 }
 
-static inline struct sg_table *
-bar_dmabuf_compat_p2p_map(struct dma_buf_attachment *attach,
-			  struct p2pdma_provider *provider,
-			  struct bar_dmabuf_phys_vec *vec, size_t nr,
-			  size_t size, enum dma_data_direction dir)
+static inline int
+bar_dmabuf_compat_p2p_map(struct device *dev, struct p2pdma_provider *provider,
+			  bool bus_addr, phys_addr_t paddr, size_t len,
+			  enum dma_data_direction dir,
+			  struct bar_dmabuf_compat_p2p_state *st,
+			  dma_addr_t *addr)
 {
-	return ERR_PTR(-EOPNOTSUPP);
+	return -EOPNOTSUPP;
 }
 
-static inline void bar_dmabuf_compat_p2p_unmap(struct dma_buf_attachment *a,
-					       struct sg_table *sgt,
-					       enum dma_data_direction dir)
+static inline void
+bar_dmabuf_compat_p2p_unmap(struct device *dev,
+			    struct bar_dmabuf_compat_p2p_state *st,
+			    dma_addr_t addr, size_t len,
+			    enum dma_data_direction dir)
 {
 }
-#endif
-
-/*
- * A BAR has no CPU cache line, but DMA-API debug tracks one per mapped
- * address and WARNs past 7 live mappings of it: nine importers of one
- * buffer are ordinary use. Say that overlap is fine where the kernel
- * knows the attribute (7.2); 6.1 and 6.12 lack it, and Debian builds
- * them without DMA-API debug.
- */
-#ifdef DMA_ATTR_DEBUGGING_IGNORE_CACHELINES
-#define BAR_DMABUF_COMPAT_MMIO_ATTRS	DMA_ATTR_DEBUGGING_IGNORE_CACHELINES
-#else
-#define BAR_DMABUF_COMPAT_MMIO_ATTRS	0
 #endif
 
 /* =================== end of exporter (bar_dmabuf) section ================ */

@@ -205,7 +205,7 @@ struct bar_dmabuf_buf {
 
 /* how an attachment's mappings are made (p2p.c) */
 enum bar_dmabuf_path {
-	BAR_DMABUF_PATH_HELPER,		/* kernel's dma-buf P2P helpers */
+	BAR_DMABUF_PATH_HELPER,		/* P2P provider: bus address or IOVA */
 	BAR_DMABUF_PATH_RESOURCE,	/* dma_map_resource() per chunk */
 };
 
@@ -219,8 +219,11 @@ enum bar_dmabuf_route {
 /**
  * struct bar_dmabuf_map - one table handed to an importer, not yet back
  * @node: on &bar_dmabuf_attach.maps while live (resv lock), else empty
- * @sgt: the table map returned: the kernel helper's, or @table
- * @table: room for the table of the dma_map_resource() path
+ * @sgt: the table map returned, @table
+ * @table: the table: of @sg on the P2P path, allocated on the
+ *	dma_map_resource() path
+ * @sg: the one entry of the P2P path's table
+ * @p2p: how the P2P path mapped it (bus address, our IOVA, or neither)
  * @dir: the direction it was mapped for
  *
  * Lifetime: made by map, ended by the unmap of @sgt, or by detach if the
@@ -233,6 +236,8 @@ struct bar_dmabuf_map {
 	struct list_head node;
 	struct sg_table *sgt;
 	struct sg_table table;
+	struct scatterlist sg;
+	struct bar_dmabuf_compat_p2p_state p2p;
 	enum dma_data_direction dir;
 };
 
@@ -308,10 +313,10 @@ int bar_dmabuf_p2p_attach(struct bar_dmabuf_buf *buf,
 			  struct bar_dmabuf_attach *battach);
 struct sg_table *bar_dmabuf_p2p_map(struct bar_dmabuf_buf *buf,
 				    struct bar_dmabuf_attach *battach,
-				    enum dma_data_direction dir,
-				    struct sg_table *room);
-void bar_dmabuf_p2p_unmap(struct bar_dmabuf_attach *battach,
-			  struct sg_table *sgt, enum dma_data_direction dir);
+				    struct bar_dmabuf_map *m);
+void bar_dmabuf_p2p_unmap(struct bar_dmabuf_buf *buf,
+			  struct bar_dmabuf_attach *battach,
+			  struct bar_dmabuf_map *m);
 
 /* debugfs.c */
 void bar_dmabuf_debugfs_init(void);

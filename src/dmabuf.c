@@ -102,12 +102,13 @@ static void bar_dmabuf_unmap_one(struct bar_dmabuf_buf *buf,
 	dma_resv_assert_held(buf->dmabuf->resv);
 
 	list_del_init(&m->node);
-	bar_dmabuf_p2p_unmap(battach, m->sgt, m->dir);
+	bar_dmabuf_p2p_unmap(buf, battach, m);
 	if (m != &battach->first)
 		kfree(m);
 	atomic_dec(&battach->nr_maps);
 	trace_bar_dmabuf_unmap(buf, battach->attach->dev);
-	if (atomic_dec_and_test(&buf->live_maps))
+	/* the ordered dec pairs with the waiter's queueing before its check */
+	if (atomic_dec_and_test(&buf->live_maps) && wq_has_sleeper(&buf->wq))
 		wake_up_all(&buf->wq);
 }
 
@@ -229,14 +230,14 @@ static struct sg_table *bar_dmabuf_map(struct dma_buf_attachment *attach,
 		if (!m)
 			return ERR_PTR(-ENOMEM);
 	}
-	sgt = bar_dmabuf_p2p_map(buf, battach, dir, &m->table);
+	m->dir = dir;
+	sgt = bar_dmabuf_p2p_map(buf, battach, m);
 	if (IS_ERR(sgt)) {
 		if (m != &battach->first)
 			kfree(m);
 		return sgt;
 	}
 	m->sgt = sgt;
-	m->dir = dir;
 	list_add_tail(&m->node, &battach->maps);
 	atomic_inc(&battach->nr_maps);
 	atomic_inc(&buf->live_maps);

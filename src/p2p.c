@@ -5,13 +5,18 @@
  * At attach time we decide how this importer's mappings are made, once:
  *
  *  - when pci_p2pdma_distance() accepts the path from our device to the
- *    importer's (a switch-local bus address, or a host bridge the P2P core
- *    trusts): the kernel's dma-buf P2P helpers where it has them (6.19+),
- *    which pick bus address or IOVA; on older kernels dma_map_resource()
- *    of each range, which gives the importer an IOVA (IOMMU) or the CPU
- *    physical address (direct), routed through the host bridge. That is
- *    not the path the kernel proved when both devices sit below one switch
- *    with no ACS redirect between them (its PCI_P2PDMA_MAP_BUS_ADDR): the
+ *    importer's PCI function (a switch-local bus address, or a host bridge
+ *    the P2P core trusts): where the kernel has per-BAR P2P providers
+ *    (6.19+), the P2P path for a buffer of one range: the PCI bus address
+ *    on a switch-local route, else an IOVA we link in the importer's
+ *    IOMMU domain, or dma_map_phys() without one. That is what the
+ *    kernel's dma_buf_phys_vec_to_sgt() does, but it allocates its state
+ *    and its table on every map; ours live in the mapping's record. For
+ *    other buffers, and on older kernels, dma_map_resource() of each
+ *    range, which gives the importer an IOVA (IOMMU) or the CPU physical
+ *    address (direct), routed through the host bridge. That is not the
+ *    path the kernel proved when both devices sit below one switch with
+ *    no ACS redirect between them (its PCI_P2PDMA_MAP_BUS_ADDR): the
  *    traffic would go up to a root complex nobody checked can forward it,
  *    or carry a CPU address where a bus address is needed. So that case is
  *    refused like an unproven one (-EXDEV unless allow_unproven_p2p=1);
@@ -21,18 +26,11 @@
  *    administrator set allow_unproven_p2p=1; then dma_map_resource().
  *
  * Either way an sg entry never reaches 4 GiB (sg_dma_len() is 32 bits);
- * long ranges are split. Unmap undoes exactly what map did: the helper's
- * table goes back to the helper, ours is unmapped entry by entry, each
- * entry being one dma_map_resource() of its own.
- *
- * The helper (7.2) splits a range longer than one entry only in the
- * table: through an IOMMU DMA domain it maps one IOVA range and frees it
- * whole, which is right; otherwise (no IOMMU, iommu.passthrough=1, or at
- * map time when the IOVA space is exhausted) it maps the range with one
- * dma_map_phys() and dma_buf_free_sgt() unmaps it entry by entry, which
- * DMA-API debug reports as a size mismatch. Which of the two it takes can
- * change from one map to the next, so only buffers whose every range fits
- * one entry go to the helper: for them both ways unmap what they mapped.
+ * long ranges are split by the dma_map_resource() path, and the P2P path
+ * takes only a range that fits one entry. Unmap undoes exactly what map
+ * did, as the mapping's record says: the P2P path's IOVA, dma_map_phys()
+ * or nothing (a bus address); the other path entry by entry, each entry
+ * being one dma_map_resource() of its own.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -46,20 +44,11 @@
 /* largest sg entry: page aligned and below 4 GiB */
 #define BAR_DMABUF_MAX_SEG	((size_t)ALIGN_DOWN(UINT_MAX, PAGE_SIZE))
 
-/*
- * Can the kernel's helper map @buf? At most as many ranges as it links
- * right, each one sg entry long (see the top of this file).
- */
-static bool bar_dmabuf_p2p_helper_fits(struct bar_dmabuf_buf *buf)
+/* Does the P2P path map @buf: one range, one sg entry long? */
+static bool bar_dmabuf_p2p_fits(struct bar_dmabuf_buf *buf)
 {
-	u32 i;
-
-	if (buf->nr_ranges > BAR_DMABUF_COMPAT_P2P_HELPER_MAX_RANGES)
-		return false;
-	for (i = 0; i < buf->nr_ranges; i++)
-		if (buf->phys[i].len > BAR_DMABUF_MAX_SEG)
-			return false;
-	return true;
+	return BAR_DMABUF_COMPAT_P2P && buf->nr_ranges == 1 &&
+	       buf->phys[0].len <= BAR_DMABUF_MAX_SEG;
 }
 
 /* Does @bridge redirect peer-to-peer requests upstream (ACS)? */
@@ -151,8 +140,8 @@ int bar_dmabuf_p2p_attach(struct bar_dmabuf_buf *buf,
 							   bar_dmabuf_p2p_pci_of(dev));
 		battach->route = switch_local ? BAR_DMABUF_ROUTE_SWITCH :
 						BAR_DMABUF_ROUTE_HOST_BRIDGE;
-		if (BAR_DMABUF_COMPAT_P2P_HELPERS && provider &&
-		    bar_dmabuf_p2p_helper_fits(buf)) {
+		/* the kernel maps by bus address for a PCI device only */
+		if (provider && dev_is_pci(dev) && bar_dmabuf_p2p_fits(buf)) {
 			battach->path = BAR_DMABUF_PATH_HELPER;
 			return 0;
 		}
@@ -167,9 +156,9 @@ int bar_dmabuf_p2p_attach(struct bar_dmabuf_buf *buf,
 		dev_warn_ratelimited(dev,
 				     "%s buffer %u: this device reaches the BAR by bus address through a PCIe switch, but the buffer can only be mapped through the host bridge (%s), which nobody proved forwards peer-to-peer; an administrator who knows it does can load bar_dmabuf with allow_unproven_p2p=1\n",
 				     bdev->name, buf->id,
-				     BAR_DMABUF_COMPAT_P2P_HELPERS ?
-				     "several ranges, or one longer than 4 GiB" :
-				     "this kernel has no dma-buf P2P helpers");
+				     BAR_DMABUF_COMPAT_P2P ?
+				     "several ranges, one of 4 GiB or more, or not a PCI function" :
+				     "this kernel has no P2P providers");
 		return -EXDEV;
 	}
 	if (READ_ONCE(bar_dmabuf_allow_unproven_p2p)) {
@@ -255,13 +244,37 @@ err_unmap:
 	return ERR_PTR(ret);
 }
 
+/* The P2P path: one range, one entry, the table in the record (@m). */
+static struct sg_table *bar_dmabuf_p2p_map_one(struct bar_dmabuf_buf *buf,
+					       struct bar_dmabuf_attach *battach,
+					       struct bar_dmabuf_map *m)
+{
+	struct sg_table *sgt = &m->table;
+	dma_addr_t addr;
+	int ret;
+
+	ret = bar_dmabuf_compat_p2p_map(battach->attach->dev,
+					buf->bdev->providers[buf->bar],
+					battach->route == BAR_DMABUF_ROUTE_SWITCH,
+					buf->phys[0].paddr, buf->phys[0].len,
+					m->dir, &m->p2p, &addr);
+	if (ret)
+		return ERR_PTR(ret);
+	sg_init_table(&m->sg, 1);
+	/* no CPU side: importers get DMA addresses only */
+	sg_dma_address(&m->sg) = addr;
+	sg_dma_len(&m->sg) = buf->phys[0].len;
+	sgt->sgl = &m->sg;
+	sgt->nents = 1;
+	sgt->orig_nents = 1;
+	return sgt;
+}
+
 /**
  * bar_dmabuf_p2p_map() - map the buffer for an attachment
  * @buf: the buffer
  * @battach: the attachment, its path chosen at attach
- * @dir: DMA direction
- * @room: where the dma_map_resource() path builds its table (the mapping's
- *	record); the kernel's helper allocates its own
+ * @m: the mapping's record, its @dir set; it gets the table
  *
  * Called with the resv lock held.
  *
@@ -269,36 +282,34 @@ err_unmap:
  */
 struct sg_table *bar_dmabuf_p2p_map(struct bar_dmabuf_buf *buf,
 				    struct bar_dmabuf_attach *battach,
-				    enum dma_data_direction dir,
-				    struct sg_table *room)
+				    struct bar_dmabuf_map *m)
 {
-	struct dma_buf_attachment *attach = battach->attach;
-
 	if (battach->path == BAR_DMABUF_PATH_HELPER)
-		return bar_dmabuf_compat_p2p_map(attach,
-						 buf->bdev->providers[buf->bar],
-						 buf->phys, buf->nr_ranges,
-						 buf->size, dir);
-	return bar_dmabuf_p2p_map_res(buf, attach->dev, dir, room);
+		return bar_dmabuf_p2p_map_one(buf, battach, m);
+	return bar_dmabuf_p2p_map_res(buf, battach->attach->dev, m->dir,
+				      &m->table);
 }
 
 /**
  * bar_dmabuf_p2p_unmap() - release exactly what bar_dmabuf_p2p_map() made
+ * @buf: the buffer
  * @battach: the attachment
- * @sgt: the table
- * @dir: DMA direction
+ * @m: the mapping's record
  *
  * Takes no lock (see bar_dmabuf_unmap()).
  */
-void bar_dmabuf_p2p_unmap(struct bar_dmabuf_attach *battach,
-			  struct sg_table *sgt, enum dma_data_direction dir)
+void bar_dmabuf_p2p_unmap(struct bar_dmabuf_buf *buf,
+			  struct bar_dmabuf_attach *battach,
+			  struct bar_dmabuf_map *m)
 {
-	struct dma_buf_attachment *attach = battach->attach;
+	struct device *dev = battach->attach->dev;
 
 	if (battach->path == BAR_DMABUF_PATH_HELPER) {
-		bar_dmabuf_compat_p2p_unmap(attach, sgt, dir);
+		bar_dmabuf_compat_p2p_unmap(dev, &m->p2p,
+					    sg_dma_address(&m->sg),
+					    buf->phys[0].len, m->dir);
 		return;
 	}
-	bar_dmabuf_p2p_unmap_res(attach->dev, sgt, sgt->nents, dir);
-	sg_free_table(sgt);
+	bar_dmabuf_p2p_unmap_res(dev, &m->table, m->table.nents, m->dir);
+	sg_free_table(&m->table);
 }
