@@ -47,6 +47,21 @@
 
 static char cli_path[PATH_MAX];
 
+/*
+ * Put the path @fmt names in cli_path: true if it fit (a truncated path
+ * would name another file) and is an executable.
+ */
+static __printf(1, 2) bool cli_try(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(cli_path, sizeof(cli_path), fmt, ap);
+	va_end(ap);
+	return n >= 0 && n < (int)sizeof(cli_path) && !access(cli_path, X_OK);
+}
+
 /* Find the command once; false if there is none. */
 static bool cli_find(void)
 {
@@ -56,21 +71,15 @@ static bool cli_find(void)
 
 	if (cli_path[0])
 		return true;
-	if (env) {
-		return snprintf(cli_path, sizeof(cli_path), "%s", env) <
-		       (int)sizeof(cli_path) && !access(cli_path, X_OK);
-	}
+	if (env)
+		return cli_try("%s", env);
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n > 0) {
 		self[n] = '\0';
 		slash = strrchr(self, '/');
 		if (slash) {
 			*slash = '\0';
-			/* a truncated path would name another file */
-			if (snprintf(cli_path, sizeof(cli_path),
-				     "%s/../tools/bar-dmabuf", self) <
-			    (int)sizeof(cli_path) &&
-			    !access(cli_path, X_OK))
+			if (cli_try("%s/../tools/bar-dmabuf", self))
 				return true;
 		}
 	}
@@ -79,9 +88,7 @@ static bool cli_find(void)
 	while (env && *env) {
 		size_t len = strcspn(env, ":");
 
-		if (len && snprintf(cli_path, sizeof(cli_path), "%.*s/bar-dmabuf",
-				    (int)len, env) < (int)sizeof(cli_path) &&
-		    !access(cli_path, X_OK))
+		if (len && cli_try("%.*s/bar-dmabuf", (int)len, env))
 			return true;
 		env += len + !!env[len];
 	}
