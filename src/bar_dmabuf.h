@@ -220,9 +220,9 @@ enum bar_dmabuf_route {
  * struct bar_dmabuf_map - one table handed to an importer, not yet back
  * @node: on &bar_dmabuf_attach.maps while live (resv lock), else empty
  * @sgt: the table map returned, @table
- * @table: the table: of @sg on the P2P path, allocated on the
- *	dma_map_resource() path
- * @sg: the one entry of the P2P path's table
+ * @table: the table: of @sg when one entry is enough (always on the P2P
+ *	path), else allocated by the dma_map_resource() path
+ * @sg: the entry of a one-entry table
  * @p2p: how the P2P path mapped it (bus address, our IOVA, or neither)
  * @dir: the direction it was mapped for
  *

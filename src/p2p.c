@@ -196,17 +196,36 @@ static void bar_dmabuf_p2p_unmap_res(struct device *dev, struct sg_table *sgt,
 				   dir, BAR_DMABUF_COMPAT_MMIO_ATTRS);
 }
 
+/* The table of the record @m: its own entry when one is enough. */
+static int bar_dmabuf_p2p_table(struct bar_dmabuf_map *m, unsigned int nents)
+{
+	if (nents > 1)
+		return sg_alloc_table(&m->table, nents, GFP_KERNEL);
+	sg_init_table(&m->sg, 1);
+	m->table.sgl = &m->sg;
+	m->table.nents = 1;
+	m->table.orig_nents = 1;
+	return 0;
+}
+
+static void bar_dmabuf_p2p_free_table(struct bar_dmabuf_map *m)
+{
+	if (m->table.sgl != &m->sg)
+		sg_free_table(&m->table);
+}
+
 static struct sg_table *bar_dmabuf_p2p_map_res(struct bar_dmabuf_buf *buf,
 					       struct device *dev,
-					       enum dma_data_direction dir,
-					       struct sg_table *sgt)
+					       struct bar_dmabuf_map *m)
 {
 	unsigned int nents = bar_dmabuf_p2p_nents(buf), done = 0;
+	enum dma_data_direction dir = m->dir;
+	struct sg_table *sgt = &m->table;
 	struct scatterlist *sg;
 	int ret;
 	u32 i;
 
-	ret = sg_alloc_table(sgt, nents, GFP_KERNEL);
+	ret = bar_dmabuf_p2p_table(m, nents);
 	if (ret)
 		return ERR_PTR(ret);
 
@@ -240,7 +259,7 @@ static struct sg_table *bar_dmabuf_p2p_map_res(struct bar_dmabuf_buf *buf,
 
 err_unmap:
 	bar_dmabuf_p2p_unmap_res(dev, sgt, done, dir);
-	sg_free_table(sgt);
+	bar_dmabuf_p2p_free_table(m);
 	return ERR_PTR(ret);
 }
 
@@ -260,13 +279,10 @@ static struct sg_table *bar_dmabuf_p2p_map_one(struct bar_dmabuf_buf *buf,
 					m->dir, &m->p2p, &addr);
 	if (ret)
 		return ERR_PTR(ret);
-	sg_init_table(&m->sg, 1);
+	bar_dmabuf_p2p_table(m, 1);
 	/* no CPU side: importers get DMA addresses only */
 	sg_dma_address(&m->sg) = addr;
 	sg_dma_len(&m->sg) = buf->phys[0].len;
-	sgt->sgl = &m->sg;
-	sgt->nents = 1;
-	sgt->orig_nents = 1;
 	return sgt;
 }
 
@@ -286,8 +302,7 @@ struct sg_table *bar_dmabuf_p2p_map(struct bar_dmabuf_buf *buf,
 {
 	if (battach->path == BAR_DMABUF_PATH_HELPER)
 		return bar_dmabuf_p2p_map_one(buf, battach, m);
-	return bar_dmabuf_p2p_map_res(buf, battach->attach->dev, m->dir,
-				      &m->table);
+	return bar_dmabuf_p2p_map_res(buf, battach->attach->dev, m);
 }
 
 /**
@@ -311,5 +326,5 @@ void bar_dmabuf_p2p_unmap(struct bar_dmabuf_buf *buf,
 		return;
 	}
 	bar_dmabuf_p2p_unmap_res(dev, &m->table, m->table.nents, m->dir);
-	sg_free_table(&m->table);
+	bar_dmabuf_p2p_free_table(m);
 }
