@@ -18,8 +18,10 @@
 # kernel, figure, median, min, max; "absent" where this kernel has no
 # reference), says which medians moved more than 20% from the last stored
 # row of the same figure, writes BENCH_RESULTS/<kernel>.md (the table for
-# README) and, when it measured revoke scaling, BENCH_RESULTS/revoke-scaling.svg
-# (gnuplot; installed here with rig/install-deps.sh if missing).
+# README) and, when it measured revoke scaling, the plot README shows,
+# BENCH_RESULTS/revoke-scaling.svg, for the default kernel (sid), or
+# revoke-scaling-<kernel>.svg for another, so that no other kernel's run
+# replaces it (gnuplot; installed here with rig/install-deps.sh if missing).
 # The guest gets 3 GiB and a 64 MiB BAR for the 10,000 buffers of "scale"
 # (RIG_MEM, RIG_BAR0_SIZE), and an hour (RIG_TIMEOUT).
 # Exit status: vm-run.sh's (0 ok, 1 the benchmark failed, 2 kernel warning...),
@@ -149,6 +151,10 @@ END {
 if [ -s "$out.plot" ] && [ -n "$window" ]; then
 	if command -v gnuplot >/dev/null; then
 		svg=$results/revoke-scaling.svg
+		case $kernel in
+		sid | 7 | 7.*) ;;
+		*) svg=$results/revoke-scaling-$short.svg ;;
+		esac
 		plot="\"$out.plot\" using 1:2:3:4 with yerrorlines title \"bar_dmabuf batched\""
 		plot="$plot, \"$out.plot\" using 1:5:6:7 with yerrorlines title \"bar_dmabuf one by one\""
 		awk '$8 != "NaN" { found = 1 } END { exit !found }' "$out.plot" &&
