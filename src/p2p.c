@@ -51,14 +51,20 @@ static bool bar_dmabuf_p2p_fits(struct bar_dmabuf_buf *buf)
 	       buf->phys[0].len <= BAR_DMABUF_MAX_SEG;
 }
 
-/* Does @bridge redirect peer-to-peer requests upstream (ACS)? */
+/*
+ * Does @bridge redirect peer-to-peer requests upstream (ACS)? A failed
+ * read counts as a redirect, as in the P2P core (it tests the ~0 read):
+ * the host bridge route is the safe one for a bridge that went away.
+ */
 static bool bar_dmabuf_p2p_acs_redirects(struct pci_dev *bridge)
 {
 	int pos = pci_find_ext_capability(bridge, PCI_EXT_CAP_ID_ACS);
 	u16 ctrl;
 
-	if (!pos || pci_read_config_word(bridge, pos + PCI_ACS_CTRL, &ctrl))
+	if (!pos)
 		return false;
+	if (pci_read_config_word(bridge, pos + PCI_ACS_CTRL, &ctrl))
+		return true;
 	return ctrl & (PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_EC);
 }
 
