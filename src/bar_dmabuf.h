@@ -219,14 +219,14 @@ enum bar_dmabuf_route {
 /**
  * struct bar_dmabuf_map - one table handed to an importer, not yet back
  * @node: on &bar_dmabuf_attach.maps while live (resv lock), else empty
- * @sgt: the table map returned, @table
- * @table: the table: of @sg when one entry is enough (always on the P2P
- *	path), else allocated by the dma_map_resource() path
+ * @table: the table map returned: of @sg when one entry is enough
+ *	(always on the P2P path), else allocated by the dma_map_resource()
+ *	path
  * @sg: the entry of a one-entry table
  * @p2p: how the P2P path mapped it (bus address, our IOVA, or neither)
  * @dir: the direction it was mapped for
  *
- * Lifetime: made by map, ended by the unmap of @sgt, or by detach if the
+ * Lifetime: made by map, ended by the unmap of @table, or by detach if the
  * importer never unmapped it. An attachment's first live mapping uses the
  * record inside it (&bar_dmabuf_attach.first), so the usual importer, one
  * mapping at a time, costs no allocation of ours per map; further ones
@@ -234,7 +234,6 @@ enum bar_dmabuf_route {
  */
 struct bar_dmabuf_map {
 	struct list_head node;
-	struct sg_table *sgt;
 	struct sg_table table;
 	struct scatterlist sg;
 	struct bar_dmabuf_compat_p2p_state p2p;

@@ -237,7 +237,6 @@ static struct sg_table *bar_dmabuf_map(struct dma_buf_attachment *attach,
 			kfree(m);
 		return sgt;
 	}
-	m->sgt = sgt;
 	list_add_tail(&m->node, &battach->maps);
 	atomic_inc(&battach->nr_maps);
 	atomic_inc(&buf->live_maps);
@@ -261,7 +260,7 @@ static void bar_dmabuf_unmap(struct dma_buf_attachment *attach,
 	struct bar_dmabuf_map *m;
 
 	list_for_each_entry(m, &battach->maps, node) {
-		if (m->sgt == sgt) {
+		if (&m->table == sgt) {
 			bar_dmabuf_unmap_one(buf, battach, m);
 			return;
 		}
