@@ -252,6 +252,7 @@ TEST_F_TIMEOUT(violation, write_lands_while_mapping_valid, 120)
 	ASSERT_TRUE(bd_async_wait(&ar.a, RETURN_MS));
 	bd_async_join(&ar.a);
 	EXPECT_EQ(0, ar.a.ret) TH_LOG("revoke: %s", strerror(-ar.a.ret));
+	ASSERT_EQ(0, imp_wait_unmapped(self->e.impfd, h, 1, NULL));
 	ASSERT_EQ(0, imp_counters(self->e.impfd, &c1));
 
 	ASSERT_EQ(0, imp_read_log(self->e.impfd, h, &log));
@@ -751,6 +752,7 @@ TEST_F_TIMEOUT(swdev, software_device_imports_when_allowed, 180)
 	bd_async_join(&ar.a);
 	EXPECT_EQ(0, ar.a.ret) TH_LOG("revoke: %s", strerror(-ar.a.ret));
 	EXPECT_LE(sig_ns, ar.a.end_ns);
+	ASSERT_EQ(0, imp_wait_unmapped(self->e.impfd, h, 1, NULL));
 	ASSERT_EQ(0, imp_read_log(self->e.impfd, h, &log));
 	unmap = imp_log_last(&log, BAR_DMABUF_IMP_EV_UNMAP);
 	EXPECT_NE(0, unmap);

@@ -436,6 +436,7 @@ TEST_F_TIMEOUT(large, revoke_while_mapped, 300)
 	ASSERT_EQ(0, bd_revoke(self->devfd, self->buf, 0, 20000, &nr));
 	EXPECT_EQ(1, nr);
 	EXPECT_EQ(-ENODEV, lb_map(self->impfd, self->h, &mh));
+	ASSERT_EQ(0, imp_wait_unmapped(self->impfd, self->h, 1, NULL));
 	ASSERT_EQ(0, imp_read_log(self->impfd, self->h, &log));
 	for (i = 0; i < log.nr; i++) {
 		if (log.ev[i].type == BAR_DMABUF_IMP_EV_INVALIDATE &&

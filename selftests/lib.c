@@ -601,6 +601,13 @@ int imp_wait_event(int impfd, __u32 handle, __u32 type, __u32 count,
 	return ret;
 }
 
+int imp_wait_unmapped(int impfd, __u32 handle, __u32 count,
+		      __u64 *out_ts_ns)
+{
+	return imp_wait_event(impfd, handle, BAR_DMABUF_IMP_EV_UNMAP, count,
+			      BD_UNMAP_LOG_MS, out_ts_ns);
+}
+
 int imp_read_log(int impfd, __u32 handle, struct imp_log *log)
 {
 	struct bar_dmabuf_imp_read_log r = {

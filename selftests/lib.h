@@ -47,6 +47,9 @@
  */
 #define BD_UNMAP_STAMP_SLACK_NS	(50 * BD_NSEC_PER_MSEC)
 
+/* How long imp_wait_unmapped() waits for a log entry already due. */
+#define BD_UNMAP_LOG_MS	10000
+
 #ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 #endif
@@ -242,6 +245,17 @@ struct imp_log {
 	__u32 nr;
 	__u32 lost;
 };
+
+/*
+ * Wait (up to BD_UNMAP_LOG_MS) until @handle's log holds @count UNMAP
+ * events; the count-th one's stamp goes to @out_ts_ns. A revoke woken by
+ * an importer's unmap may return before the importer logged it (see
+ * BD_UNMAP_STAMP_SLACK_NS): call this before reading that log or the
+ * importer's mapping count after a revoke the importer unmapped for on
+ * its own (a worker, not the test's UNMAP call or a SYNC callback).
+ */
+int imp_wait_unmapped(int impfd, __u32 handle, __u32 count,
+		      __u64 *out_ts_ns);
 
 /* Fill @log (free it with imp_log_free()); 0 or -errno. */
 int imp_read_log(int impfd, __u32 handle, struct imp_log *log);

@@ -438,6 +438,7 @@ TEST_F_TIMEOUT(rv, delayed_unmap_blocks_revoke, 120)
 	ret = bd_revoke(self->e.devfd, self->buf, 0, 60000, NULL);
 	t1 = bd_now_ns();
 	ASSERT_EQ(0, ret) TH_LOG("revoke: %s", strerror(-ret));
+	ASSERT_EQ(0, imp_wait_unmapped(self->e.impfd, h, 1, NULL));
 	ASSERT_EQ(0, imp_counters(self->e.impfd, &c1));
 
 	ASSERT_EQ(0, imp_read_log(self->e.impfd, h, &log));
@@ -951,9 +952,7 @@ TEST_F_TIMEOUT(batch, all_buffers_revoked_in_parallel, 300)
 	for (i = 0; i < BATCH; i++) {
 		__u64 unmap = 0;
 
-		EXPECT_EQ(0, imp_wait_event(self->e.impfd, h[i],
-					    BAR_DMABUF_IMP_EV_UNMAP, 1, 0,
-					    &unmap));
+		EXPECT_EQ(0, imp_wait_unmapped(self->e.impfd, h[i], 1, &unmap));
 		EXPECT_LE(unmap, t1 + BD_UNMAP_STAMP_SLACK_NS);
 	}
 	nr = 0;
