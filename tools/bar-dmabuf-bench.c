@@ -731,41 +731,65 @@ static const char * const bench_split_names[BENCH_SPLIT_PARTS] = {
 	[BENCH_SPLIT_TOLD_ALL] = "told_all",
 };
 
-/*
- * Attachment @handle's invalidate of a mapping and its unmap after @t0_ms
- * (the last of each), in ms; false if its log lacks one (a full log drops
- * the newest entries). @ev holds @room entries, reallocated if short.
- */
-static bool bench_log_times(struct bench *b, __u32 handle, double t0_ms,
-			    struct bar_dmabuf_imp_event **ev, __u32 *room,
-			    double *inv_ms, double *unmap_ms)
+/* Read attachment @handle's log into @ev (@room entries, grown if short). */
+static __u32 bench_read_log(struct bench *b, __u32 handle,
+			    struct bar_dmabuf_imp_event **ev, __u32 *room)
 {
 	struct bar_dmabuf_imp_read_log rl = { .size = sizeof(rl) };
-	__u32 k;
 
 	for (;;) {
 		rl.handle = handle;
 		rl.max_events = *room;
 		rl.events_ptr = (__u64)(unsigned long)*ev;
 		if (!ioctl(b->impfd, BAR_DMABUF_IMP_IOCTL_READ_LOG, &rl))
-			break;
+			return rl.out_nr_events;
 		if (errno != ENOSPC)
 			bench_fail("importer READ_LOG", errno);
 		*room *= 4;
 		free(*ev);
 		*ev = bench_calloc(*room, sizeof(**ev));
 	}
-	*inv_ms = *unmap_ms = 0;
-	for (k = 0; k < rl.out_nr_events; k++) {
-		const struct bar_dmabuf_imp_event *e = &(*ev)[k];
-		double t = e->ts_ns / 1e6;
+}
 
-		if (t < t0_ms)
-			continue;
-		if (e->type == BAR_DMABUF_IMP_EV_INVALIDATE && e->arg)
-			*inv_ms = t;
-		else if (e->type == BAR_DMABUF_IMP_EV_UNMAP)
-			*unmap_ms = t;
+/*
+ * Attachment @handle's invalidate of a mapping and its unmap after @t0_ms
+ * (the last of each), in ms; false if its log lacks one (a full log drops
+ * the newest entries). @ev holds @room entries, reallocated if short.
+ * The importer logs an unmap just after the call that woke the revoke, so
+ * an invalidate without its unmap yet waits (10 s at most) for one more.
+ */
+static bool bench_log_times(struct bench *b, __u32 handle, double t0_ms,
+			    struct bar_dmabuf_imp_event **ev, __u32 *room,
+			    double *inv_ms, double *unmap_ms)
+{
+	struct bar_dmabuf_imp_wait_event we = {
+		.size = sizeof(we),
+		.handle = handle,
+		.type = BAR_DMABUF_IMP_EV_UNMAP,
+		.timeout_ms = 10000,
+	};
+	__u32 k, nr, pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		nr = bench_read_log(b, handle, ev, room);
+		*inv_ms = *unmap_ms = 0;
+		we.count = 1;
+		for (k = 0; k < nr; k++) {
+			const struct bar_dmabuf_imp_event *e = &(*ev)[k];
+			double t = e->ts_ns / 1e6;
+
+			if (e->type == BAR_DMABUF_IMP_EV_UNMAP)
+				we.count++;
+			if (t < t0_ms)
+				continue;
+			if (e->type == BAR_DMABUF_IMP_EV_INVALIDATE && e->arg)
+				*inv_ms = t;
+			else if (e->type == BAR_DMABUF_IMP_EV_UNMAP)
+				*unmap_ms = t;
+		}
+		if (!*inv_ms || *unmap_ms >= *inv_ms ||
+		    ioctl(b->impfd, BAR_DMABUF_IMP_IOCTL_WAIT_EVENT, &we))
+			break;
 	}
 	return *inv_ms && *unmap_ms >= *inv_ms;
 }
